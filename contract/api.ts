@@ -1,0 +1,124 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Id } from './ids.ts';
+
+// Shapes of what the hub publishes and serves: closed visits (MQTT `visits`),
+// the report and live API (CONTRACT.md "HTTP"). Dashboard and tests import these.
+
+export const Outcome = Type.Union([
+  Type.Literal('met'),
+  Type.Literal('late'),
+  Type.Literal('walkout'),
+  Type.Literal('shortWalkout'),
+  Type.Literal('missed'),
+  Type.Literal('pending'),
+]);
+export type Outcome = Static<typeof Outcome>;
+
+const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
+
+/** One party's visit. Times are hub-corrected (node clock offset removed), ISO UTC. */
+export const Visit = Type.Object({
+  store: Id(),
+  /** stable party id: the id of the party's first `in` event */
+  party: Type.String(),
+  outcome: Outcome,
+  entryTime: Type.String(),
+  size: Type.Integer({ minimum: 1 }),
+  greetTime: Type.Optional(Type.String()),
+  ttgS: Type.Optional(Type.Number({ minimum: 0 })),
+  staff: Type.Optional(Id()),
+  /** first steps-line breach attributed to the party */
+  breachTime: Type.Optional(Type.String()),
+  /** time of the `out` that marked the party as leaving (walkouts) */
+  markTime: Type.Optional(Type.String()),
+  closedTime: Type.Optional(Type.String()),
+});
+export type Visit = Static<typeof Visit>;
+
+export const Bucket = Type.Object({
+  visits: Type.Integer(),
+  met: Type.Integer(),
+  late: Type.Integer(),
+  walkouts: Type.Integer(),
+  shortWalkouts: Type.Integer(),
+  missed: Type.Integer(),
+  serviceLevel: Nullable(Type.Number()),
+  asgS: Nullable(Type.Number()),
+});
+export type Bucket = Static<typeof Bucket>;
+
+export const HourBucket = Type.Composite([Type.Object({ hour: Type.Integer({ minimum: 0, maximum: 23 }) }), Bucket]);
+export const WeekdayBucket = Type.Composite([
+  Type.Object({ weekday: Type.Union(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((d) => Type.Literal(d))) }),
+  Bucket,
+]);
+export const StaffFigures = Type.Object({ greets: Type.Integer(), met: Type.Integer(), asgS: Nullable(Type.Number()) });
+
+/** CONTRACT.md "HTTP": GET /api/stores/{store}/report. `orphanGreets` is our extension. */
+export const Report = Type.Object({
+  store: Id(),
+  from: Type.String(),
+  to: Type.String(),
+  visits: Type.Integer(),
+  met: Type.Integer(),
+  late: Type.Integer(),
+  walkouts: Type.Integer(),
+  shortWalkouts: Type.Integer(),
+  missed: Type.Integer(),
+  pending: Type.Integer(),
+  serviceLevel: Nullable(Type.Number()),
+  serviceLevelStrict: Nullable(Type.Number()),
+  asgS: Nullable(Type.Number()),
+  p50S: Nullable(Type.Number()),
+  p90S: Nullable(Type.Number()),
+  maxS: Nullable(Type.Number()),
+  byHour: Type.Array(HourBucket),
+  byWeekday: Type.Array(WeekdayBucket),
+  byStaff: Type.Record(Type.String(), StaffFigures),
+  orphanGreets: Type.Integer(),
+});
+export type Report = Static<typeof Report>;
+
+export const PartyLevel = Type.Union([Type.Literal('ok'), Type.Literal('warn'), Type.Literal('late')]);
+export type PartyLevel = Static<typeof PartyLevel>;
+
+export const OpenParty = Type.Object({
+  party: Type.String(),
+  entryTime: Type.String(),
+  waitingS: Type.Number(),
+  size: Type.Integer(),
+  level: PartyLevel,
+  leaving: Type.Boolean(),
+  breached: Type.Boolean(),
+});
+export type OpenParty = Static<typeof OpenParty>;
+
+export const NodeHealth = Type.Object({
+  node: Id(),
+  online: Type.Boolean(),
+  lastSeen: Type.Union([Type.String(), Type.Null()]),
+  bootid: Type.Union([Type.String(), Type.Null()]),
+  fw: Type.Union([Type.String(), Type.Null()]),
+  /** estimated node clock offset (hub − node), ms */
+  offsetMs: Type.Union([Type.Number(), Type.Null()]),
+  /** |offset| above the flag threshold (2 s) */
+  clockFlag: Type.Boolean(),
+  events: Type.Integer(),
+  duplicates: Type.Integer(),
+  /** seq gaps seen per bootid: events the node sent that never arrived */
+  lost: Type.Integer(),
+  rejected: Type.Record(Type.String(), Type.Integer()),
+});
+export type NodeHealth = Static<typeof NodeHealth>;
+
+/** GET /api/stores/{store}/live and each SSE `live` message. */
+export const LiveSnapshot = Type.Object({
+  store: Id(),
+  now: Type.String(),
+  rules: Type.Object({ warnAtS: Type.Number(), greetWithinS: Type.Number() }),
+  open: Type.Array(OpenParty),
+  today: Report,
+  nodes: Type.Array(NodeHealth),
+  history: Type.Object({ enabled: Type.Boolean(), detail: Type.String() }),
+});
+export type LiveSnapshot = Static<typeof LiveSnapshot>;

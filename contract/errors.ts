@@ -1,0 +1,45 @@
+// Stable error codes (brief: "Errors carry stable codes that tests assert on").
+// Add new codes at the end; never rename one: dashboards and alerts match on them.
+export const ErrorCodes = {
+  /** payload is not JSON */
+  EVENT_JSON: 'GW_ERR_EVENT_JSON',
+  /** CloudEvents envelope is missing a field or has a wrong one */
+  EVENT_ENVELOPE: 'GW_ERR_EVENT_ENVELOPE',
+  /** `type` is not one of the contract's event types */
+  EVENT_TYPE: 'GW_ERR_EVENT_TYPE',
+  /** `data` does not match the schema of its `type` */
+  EVENT_DATA: 'GW_ERR_EVENT_DATA',
+  /** `source` names another store/node than the topic it came on */
+  EVENT_SOURCE: 'GW_ERR_EVENT_SOURCE',
+  /** topic is not under greetwatch/v1/{store}/{node}/... */
+  TOPIC: 'GW_ERR_TOPIC',
+  /** event from a node the store config does not know */
+  UNKNOWN_NODE: 'GW_ERR_UNKNOWN_NODE',
+  /** event for another store than the hub serves */
+  UNKNOWN_STORE: 'GW_ERR_UNKNOWN_STORE',
+  /** config file cannot be read or parsed */
+  CONFIG_PARSE: 'GW_ERR_CONFIG_PARSE',
+  /** config file parsed but does not match the schema */
+  CONFIG_INVALID: 'GW_ERR_CONFIG_INVALID',
+  /** bad HTTP query/path parameter */
+  BAD_PARAM: 'GW_ERR_BAD_PARAM',
+  /** store not served by this hub */
+  NOT_FOUND: 'GW_ERR_NOT_FOUND',
+  /** history store (InfluxDB) write or query failed */
+  STORE_IO: 'GW_ERR_STORE_IO',
+  /** trace line in a replay file is not a CloudEvent */
+  TRACE_LINE: 'GW_ERR_TRACE_LINE',
+  /** authentication required or wrong token */
+  UNAUTHORIZED: 'GW_ERR_UNAUTHORIZED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class GwError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'GwError';
+  }
+}

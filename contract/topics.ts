@@ -1,0 +1,41 @@
+import { isId } from './ids.ts';
+
+// CONTRACT.md "MQTT topics": prefix greetwatch/v1.
+export const TOPIC_PREFIX = 'greetwatch/v1';
+
+export type NodeChannel = 'events' | 'status' | 'config' | 'cmd';
+const NODE_CHANNELS: ReadonlySet<string> = new Set(['events', 'status', 'config', 'cmd']);
+
+export const topics = {
+  events: (store: string, node: string) => `${TOPIC_PREFIX}/${store}/${node}/events`,
+  status: (store: string, node: string) => `${TOPIC_PREFIX}/${store}/${node}/status`,
+  config: (store: string, node: string) => `${TOPIC_PREFIX}/${store}/${node}/config`,
+  cmd: (store: string, node: string) => `${TOPIC_PREFIX}/${store}/${node}/cmd`,
+  visits: (store: string) => `${TOPIC_PREFIX}/${store}/visits`,
+  /** MQTT wildcard for a channel of every node of a store (or of every store with '+'). */
+  allNodes: (store: string, channel: NodeChannel) => `${TOPIC_PREFIX}/${store}/+/${channel}`,
+} as const;
+
+export type ParsedTopic =
+  | { kind: 'node'; store: string; node: string; channel: NodeChannel }
+  | { kind: 'visits'; store: string };
+
+/** Parses a greetwatch topic; returns null for anything outside the contract. */
+export function parseTopic(topic: string): ParsedTopic | null {
+  if (!topic.startsWith(TOPIC_PREFIX + '/')) return null;
+  const parts = topic.slice(TOPIC_PREFIX.length + 1).split('/');
+  if (parts.length === 2 && parts[1] === 'visits' && isId(parts[0])) {
+    return { kind: 'visits', store: parts[0] };
+  }
+  if (parts.length !== 3) return null;
+  const [store, node, channel] = parts as [string, string, string];
+  if (!isId(store) || !isId(node) || !NODE_CHANNELS.has(channel)) return null;
+  return { kind: 'node', store, node, channel: channel as NodeChannel };
+}
+
+export const sourceOf = (store: string, node: string) => `/stores/${store}/nodes/${node}`;
+const SOURCE_RE = /^\/stores\/([a-z0-9][a-z0-9-]{0,31})\/nodes\/([a-z0-9][a-z0-9-]{0,31})$/;
+export function parseSource(source: string): { store: string; node: string } | null {
+  const m = SOURCE_RE.exec(source);
+  return m ? { store: m[1]!, node: m[2]! } : null;
+}

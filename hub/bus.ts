@@ -1,0 +1,33 @@
+import { EventEmitter } from 'node:events';
+import type { GwEvent, NodeStatus, Visit, LiveSnapshot, IndicatorLevel, ErrorCode } from '../contract/index.ts';
+
+// The hub's one typed event bus: plugins talk through it, never to each other.
+export interface BusEvents {
+  /** a valid, first-seen event, with the hub's receive time */
+  'event:accepted': { event: GwEvent; node: string; recvMs: number };
+  /** a duplicate (same source+id) that was dropped */
+  'event:duplicate': { event: GwEvent; node: string; recvMs: number };
+  /** a message that broke the contract; counted per node and reason */
+  'event:rejected': { node: string | null; topic: string; code: ErrorCode; reason: string };
+  'node:status': { node: string; status: NodeStatus; recvMs: number };
+  /** a visit whose outcome is final (after reorderS): published and stored */
+  'visit:final': { visit: Visit };
+  /** the live projection changed (throttled) */
+  'live:snapshot': { snapshot: LiveSnapshot };
+  /** a node's indicator should change */
+  'indicator:set': { node: string; level: IndicatorLevel };
+}
+
+export class Bus {
+  readonly #ee = new EventEmitter({ captureRejections: false });
+  constructor() {
+    this.#ee.setMaxListeners(100);
+  }
+  on<K extends keyof BusEvents>(name: K, fn: (payload: BusEvents[K]) => void): () => void {
+    this.#ee.on(name, fn);
+    return () => this.#ee.off(name, fn);
+  }
+  emit<K extends keyof BusEvents>(name: K, payload: BusEvents[K]): void {
+    this.#ee.emit(name, payload);
+  }
+}
