@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // integration tests start real servers (influxd, aedes, chromium): forks keep them isolated
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
