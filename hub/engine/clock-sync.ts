@@ -1,0 +1,57 @@
+// Node clocks are not trusted (issue 3): each node's offset is estimated from live
+// traffic as the minimum of (hub receive time − node time) over a sliding window.
+// Network delay only ever adds, so the minimum tracks offset + the smallest delay
+// (≈ 1 ms on a store LAN); events buffered during an outage arrive with large
+// lags and never pull the minimum. A monotonic deque keeps it O(1) amortised.
+
+interface Sample {
+  recv: number;
+  lag: number;
+}
+
+interface NodeClock {
+  dq: Sample[];
+  head: number;
+  lastRecv: number;
+}
+
+export class ClockSync {
+  readonly #windowMs: number;
+  readonly #nodes = new Map<string, NodeClock>();
+
+  constructor(windowMs = 3_600_000) {
+    this.#windowMs = windowMs;
+  }
+
+  observe(node: string, nodeMs: number, recvMs: number): void {
+    let c = this.#nodes.get(node);
+    if (!c) {
+      c = { dq: [], head: 0, lastRecv: -Infinity };
+      this.#nodes.set(node, c);
+    }
+    // replayed traces may hold receive times slightly out of order: keep the window monotone
+    const recv = Math.max(recvMs, c.lastRecv);
+    c.lastRecv = recv;
+    const lag = recvMs - nodeMs;
+    while (c.dq.length > c.head && c.dq[c.dq.length - 1]!.lag >= lag) c.dq.pop();
+    c.dq.push({ recv, lag });
+    this.#expire(c);
+  }
+
+  /** hub − node clock offset in ms (add to a node time to get hub time), undefined before any sample */
+  offset(node: string): number | undefined {
+    const c = this.#nodes.get(node);
+    if (!c || c.dq.length <= c.head) return undefined;
+    return c.dq[c.head]!.lag;
+  }
+
+  #expire(c: NodeClock): void {
+    const cutoff = c.lastRecv - this.#windowMs;
+    // never drop the last sample: an estimate from an old sample beats none
+    while (c.dq.length - c.head > 1 && c.dq[c.head]!.recv < cutoff) c.head++;
+    if (c.head > 1024 && c.head * 2 > c.dq.length) {
+      c.dq = c.dq.slice(c.head);
+      c.head = 0;
+    }
+  }
+}

@@ -1,0 +1,313 @@
+import type { GwEvent } from '../../contract/index.ts';
+import { parseSource } from '../../contract/index.ts';
+import type { OpeningHours, Rules } from '../../firmware-config/schema.ts';
+import { ClockSync } from './clock-sync.ts';
+import { VisitMachine, type ClosedVisit, type MachineInput, type MachineInputBody, type Party } from './machine.ts';
+import { openingHoursCheck } from './opening-hours.ts';
+import { TimeZone } from './tz.ts';
+
+// The engine pipeline, still pure and synchronous (issue 3 §6): de-duplication on
+// (source, id), node clock correction, a reorder buffer of reorderS, and two views
+// of the visit machine:
+//  - committed: fed only events older than (hub time − reorderS), in corrected-time
+//    order, so its results do not depend on arrival order within reorderS
+//    (CONTRACT.md `reorderS`); its closed visits are final.
+//  - live: a clone of committed plus the buffered events, rebuilt on demand; it may
+//    correct itself when a late event arrives.
+
+export interface EngineOptions {
+  store: string;
+  rules: Rules;
+  timezone?: string;
+  openingHours?: OpeningHours | undefined;
+  /** wearable fob → staff member, for greets whose event carries no `staff` */
+  buttonStaff?: ReadonlyMap<string, string>;
+  /** how long (source, id) keys are remembered for de-duplication */
+  dedupeWindowMs?: number;
+  /** window of the clock offset estimator */
+  clockWindowMs?: number;
+}
+
+export type IngestStatus = 'accepted' | 'duplicate';
+
+interface Buffered {
+  nodeMs: number;
+  rank: number;
+  key: string;
+  input: MachineInputBody;
+}
+
+export interface NodeCounters {
+  events: number;
+  duplicates: number;
+  /** events that arrived later than reorderS and were applied as best effort */
+  tooLate: number;
+  lastRecv: number | null;
+  /** per bootid: highest seq and number of distinct seqs, to count gaps */
+  boots: Map<string, { max: number; seen: number }>;
+}
+
+export interface OrphanGreet {
+  t: number;
+  staff?: string;
+}
+
+export interface FinalOutput {
+  visits: ClosedVisit[];
+  orphans: OrphanGreet[];
+}
+
+export interface LiveView {
+  now: number;
+  /** parties still waiting (ungreeted), oldest first */
+  waiting: Party[];
+  /** greeted parties that may still grow (their outcome is known) */
+  greeted: Party[];
+  /** visits closed in the live view but not final yet */
+  provisional: ClosedVisit[];
+  provisionalOrphans: OrphanGreet[];
+}
+
+// same-time order: a staffpass covers a crossing at its own instant; a greet at the
+// instant of an entry or steps-line presence is read in the party's favour.
+const RANK: Record<string, number> = {
+  'greetwatch.staffpass.v1': 0,
+  'greetwatch.entry.v1': 1,
+  'greetwatch.greet.v1': 2,
+  'greetwatch.presence.v1': 3,
+};
+
+export class GreetEngine {
+  readonly store: string;
+  readonly rules: Rules;
+  readonly tz: TimeZone;
+  readonly #buttonStaff: ReadonlyMap<string, string>;
+  readonly #clock: ClockSync;
+  readonly #dedupeWindowMs: number;
+  readonly #seen = new Map<string, number>();
+  readonly #pending = new Map<string, Buffered[]>();
+  readonly #committed: VisitMachine;
+  readonly #nodes = new Map<string, NodeCounters>();
+  #final: FinalOutput = { visits: [], orphans: [] };
+  #hubNow = -Infinity;
+  /** latest node time of any event, per node, for finish() */
+  readonly #nodeMaxMs = new Map<string, number>();
+  #pendingCount = 0;
+
+  constructor(opts: EngineOptions) {
+    this.store = opts.store;
+    this.rules = opts.rules;
+    this.tz = new TimeZone(opts.timezone ?? 'UTC');
+    this.#buttonStaff = opts.buttonStaff ?? new Map();
+    this.#clock = new ClockSync(opts.clockWindowMs);
+    this.#dedupeWindowMs = opts.dedupeWindowMs ?? 24 * 3_600_000;
+    this.#committed = new VisitMachine({ rules: opts.rules, isOpen: openingHoursCheck(opts.openingHours, this.tz) });
+  }
+
+  get hubNow(): number {
+    return this.#hubNow;
+  }
+  get bufferedCount(): number {
+    return this.#pendingCount;
+  }
+  get committedMachine(): Readonly<VisitMachine> {
+    return this.#committed;
+  }
+
+  nodeCounters(node: string): NodeCounters {
+    let c = this.#nodes.get(node);
+    if (!c) {
+      c = { events: 0, duplicates: 0, tooLate: 0, lastRecv: null, boots: new Map() };
+      this.#nodes.set(node, c);
+    }
+    return c;
+  }
+  nodes(): IterableIterator<[string, NodeCounters]> {
+    return this.#nodes.entries();
+  }
+
+  /** estimated hub − node clock offset, ms */
+  clockOffset(node: string): number | undefined {
+    return this.#clock.offset(node);
+  }
+
+  /** A node time seen outside events (the `status` message) also feeds the clock estimate. */
+  observeNodeTime(node: string, nodeMs: number, recvMs: number): void {
+    this.#clock.observe(node, nodeMs, recvMs);
+  }
+
+  /** Takes one validated event received at hub time `recvMs`. */
+  ingest(ev: GwEvent, recvMs: number): IngestStatus {
+    const node = parseSource(ev.source)?.node ?? ev.source;
+    const nodeMs = Date.parse(ev.time);
+    const counters = this.nodeCounters(node);
+    // every copy is a clock sample: the minimum is the same whatever copy came first
+    this.#clock.observe(node, nodeMs, recvMs);
+    this.#setNow(recvMs);
+    const key = `${ev.source}\u0000${ev.id}`;
+    if (this.#seen.has(key)) {
+      counters.duplicates++;
+      return 'duplicate';
+    }
+    this.#seen.set(key, recvMs);
+    this.#pruneSeen();
+    counters.events++;
+    counters.lastRecv = counters.lastRecv === null ? recvMs : Math.max(counters.lastRecv, recvMs);
+    const boot = counters.boots.get(ev.bootid) ?? { max: 0, seen: 0 };
+    boot.max = Math.max(boot.max, ev.seq);
+    boot.seen++;
+    counters.boots.set(ev.bootid, boot);
+
+    this.#nodeMaxMs.set(node, Math.max(this.#nodeMaxMs.get(node) ?? -Infinity, nodeMs));
+    const input = this.#toInput(ev, `${node}/${ev.id}`);
+    if (!input) return 'accepted';
+    const b: Buffered = { nodeMs, rank: RANK[ev.type] ?? 9, key: `${node}/${ev.id}`, input };
+    const offset = this.#clock.offset(node) ?? 0;
+    if (nodeMs + offset < this.#committed.now) {
+      // later than reorderS: the committed view has moved past it. Applied now, at
+      // its own time, rather than dropped (nothing seen is lost); counted per node.
+      counters.tooLate++;
+      this.#committed.apply({ ...input, t: nodeMs + offset } as MachineInput);
+      this.#collect();
+      return 'accepted';
+    }
+    let q = this.#pending.get(node);
+    if (!q) {
+      q = [];
+      this.#pending.set(node, q);
+    }
+    insertSorted(q, b);
+    this.#pendingCount++;
+    return 'accepted';
+  }
+
+  /** Hub time passes: commits every buffered event older than now − reorderS. */
+  advance(nowMs: number): void {
+    this.#setNow(nowMs);
+    const frontier = this.#hubNow - this.rules.reorderS * 1000;
+    this.#commitBefore(frontier);
+    this.#committed.advanceTo(frontier);
+    this.#collect();
+  }
+
+  /** End of a replay: commit everything and move time to the last event (CONTRACT.md "Replay"). */
+  finish(): void {
+    this.#commitBefore(Infinity);
+    let last = -Infinity;
+    for (const [node, ms] of this.#nodeMaxMs) last = Math.max(last, ms + (this.#clock.offset(node) ?? 0));
+    if (Number.isFinite(last)) this.#committed.advanceTo(last);
+    this.#collect();
+  }
+
+  /** Final visits and orphan greets since the last call. */
+  drainFinal(): FinalOutput {
+    const out = this.#final;
+    this.#final = { visits: [], orphans: [] };
+    return out;
+  }
+
+  /** The provisional view at hub time `nowMs`: committed state plus buffered events. */
+  live(nowMs = this.#hubNow): LiveView {
+    const m = this.#committed.clone();
+    this.#mergePending(Infinity, (t, b) => m.apply({ ...b.input, t } as MachineInput), false);
+    m.advanceTo(nowMs);
+    const provisional: ClosedVisit[] = [];
+    const provisionalOrphans: OrphanGreet[] = [];
+    for (const tr of m.drain()) {
+      if (tr.kind === 'closed') provisional.push(tr.visit);
+      else if (tr.kind === 'orphan') provisionalOrphans.push(tr.staff === undefined ? { t: tr.t } : { t: tr.t, staff: tr.staff });
+    }
+    const waiting: Party[] = [];
+    const greeted: Party[] = [];
+    for (const p of m.parties()) (p.greet === undefined ? waiting : greeted).push({ ...p });
+    return { now: nowMs, waiting, greeted, provisional, provisionalOrphans };
+  }
+
+  #setNow(ms: number): void {
+    if (ms > this.#hubNow) this.#hubNow = ms;
+  }
+
+  #toInput(ev: GwEvent, key: string): MachineInputBody | null {
+    switch (ev.type) {
+      case 'greetwatch.entry.v1':
+        return { kind: 'entry', key, direction: ev.data.direction };
+      case 'greetwatch.greet.v1': {
+        const staff = ev.data.staff ?? this.#buttonStaff.get(ev.data.button);
+        return staff === undefined ? { kind: 'greet', key } : { kind: 'greet', key, staff };
+      }
+      case 'greetwatch.staffpass.v1':
+        return { kind: 'staffpass', key };
+      case 'greetwatch.presence.v1':
+        return { kind: 'presence', key, zone: ev.data.zone, on: ev.data.state === 'on' };
+      default:
+        return null;
+    }
+  }
+
+  #commitBefore(frontier: number): void {
+    this.#mergePending(frontier, (t, b) => this.#committed.apply({ ...b.input, t } as MachineInput), true);
+  }
+
+  /** k-way merge of the per-node buffers in (corrected time, rank, key) order, up to `before`. */
+  #mergePending(before: number, fn: (t: number, b: Buffered) => void, consume: boolean): void {
+    const queues: { q: Buffered[]; i: number; offset: number }[] = [];
+    for (const [node, q] of this.#pending) {
+      if (q.length) queues.push({ q, i: 0, offset: this.#clock.offset(node) ?? 0 });
+    }
+    for (;;) {
+      let best: { q: Buffered[]; i: number; offset: number } | undefined;
+      let bestT = Infinity;
+      for (const s of queues) {
+        const b = s.q[s.i];
+        if (!b) continue;
+        const t = b.nodeMs + s.offset;
+        if (!best || t < bestT || (t === bestT && cmpTie(b, best.q[best.i]!) < 0)) {
+          best = s;
+          bestT = t;
+        }
+      }
+      if (!best || !(bestT < before)) break;
+      fn(bestT, best.q[best.i]!);
+      best.i++;
+    }
+    if (consume) {
+      for (const s of queues) {
+        if (s.i > 0) {
+          s.q.splice(0, s.i);
+          this.#pendingCount -= s.i;
+        }
+      }
+    }
+  }
+
+  #collect(): void {
+    for (const tr of this.#committed.drain()) {
+      if (tr.kind === 'closed') this.#final.visits.push(tr.visit);
+      else if (tr.kind === 'orphan') this.#final.orphans.push(tr.staff === undefined ? { t: tr.t } : { t: tr.t, staff: tr.staff });
+    }
+  }
+
+  #pruneSeen(): void {
+    if (this.#seen.size % 4096 !== 0) return;
+    const cutoff = this.#hubNow - this.#dedupeWindowMs;
+    for (const [k, t] of this.#seen) {
+      if (t >= cutoff) break;
+      this.#seen.delete(k);
+    }
+  }
+}
+
+function cmpTie(a: Buffered, b: Buffered): number {
+  return a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/** Inserts by (nodeMs, rank, key); arrivals are nearly in order, so scan from the end. */
+function insertSorted(q: Buffered[], b: Buffered): void {
+  let i = q.length;
+  while (i > 0) {
+    const prev = q[i - 1]!;
+    if (prev.nodeMs < b.nodeMs || (prev.nodeMs === b.nodeMs && cmpTie(prev, b) <= 0)) break;
+    i--;
+  }
+  q.splice(i, 0, b);
+}

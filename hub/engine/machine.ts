@@ -1,0 +1,389 @@
+import type { Rules } from '../../firmware-config/schema.ts';
+import { MinHeap } from './heap.ts';
+import type { OpenAt } from './opening-hours.ts';
+
+// The pure visit state machine of CONTRACT.md "Visits and outcomes".
+// It sees events in (corrected) time order and is told when time passes; it does
+// no I/O and reads no clock, so the live hub, replay and tests share it.
+//
+// Timer convention: a deadline D fires only once time moves strictly past D, so an
+// event stamped exactly D still counts ("within", "up to", "after this long" are
+// all read inclusively). Same-time events are ordered by the caller (order.ts).
+
+export type MachineInput =
+  | { kind: 'entry'; t: number; key: string; direction: 'in' | 'out' }
+  | { kind: 'greet'; t: number; key: string; staff?: string }
+  | { kind: 'staffpass'; t: number; key: string }
+  | { kind: 'presence'; t: number; key: string; zone: string; on: boolean };
+
+/** An input without its time: buffered until its corrected time is known. */
+export type MachineInputBody = MachineInput extends infer U ? (U extends MachineInput ? Omit<U, 't'> : never) : never;
+
+export type FinalOutcome = 'met' | 'late' | 'walkout' | 'shortWalkout' | 'missed';
+
+export interface Party {
+  id: string;
+  /** first entry (ms, corrected) */
+  entry: number;
+  /** latest `in` that joined the party */
+  lastIn: number;
+  size: number;
+  greet?: number;
+  staff?: string;
+  /** TTG in ms, fixed at greet, never negative */
+  ttg?: number;
+  /** outcome decided at greet (met/late); closed later when the party can no longer grow */
+  greetedOutcome?: 'met' | 'late';
+  breach?: number;
+  mark?: number;
+  /** `out` crossings this party still absorbs after its mark (size − 1) */
+  absorbLeft: number;
+}
+
+export interface ClosedVisit {
+  party: string;
+  outcome: FinalOutcome;
+  entry: number;
+  size: number;
+  greet?: number;
+  ttg?: number;
+  staff?: string;
+  breach?: number;
+  mark?: number;
+  closedAt: number;
+}
+
+export type Transition =
+  | { kind: 'opened'; party: string; t: number }
+  | { kind: 'greeted'; party: string; t: number }
+  | { kind: 'closed'; visit: ClosedVisit }
+  | { kind: 'orphan'; t: number; staff?: string };
+
+type Timer =
+  | { at: number; seq: number; kind: 'expire'; party: string }
+  | { at: number; seq: number; kind: 'confirm'; party: string; mark: number }
+  | { at: number; seq: number; kind: 'linger'; party: string; lastIn: number }
+  | { at: number; seq: number; kind: 'lead'; greet: number }
+  | { at: number; seq: number; kind: 'staffpass'; pass: number };
+
+export interface MachineCounters {
+  orphanGreets: number;
+  staffCrossings: number;
+  afterHoursIns: number;
+  greetedExits: number;
+  absorbedExits: number;
+  unattributedBreaches: number;
+  unusedStaffPasses: number;
+}
+
+export interface MachineOptions {
+  rules: Rules;
+  isOpen: OpenAt;
+}
+
+interface MsRules {
+  greetWithin: number;
+  minTransit: number;
+  groupWindow: number;
+  greetLead: number;
+  greetHorizon: number;
+  staffPass: number;
+  shortAbandon: number;
+  walkoutWindow: number;
+  walkoutConfirm: number;
+  expire: number;
+  stepsLine: ReadonlySet<string>;
+}
+
+const s2ms = (s: number) => Math.round(s * 1000);
+
+export class VisitMachine {
+  readonly #r: MsRules;
+  readonly #isOpen: OpenAt;
+  readonly #opts: MachineOptions;
+  #now = -Infinity;
+  #seq = 0;
+  /** open parties (ungreeted, or greeted but still able to grow), in entry order */
+  #parties = new Map<string, Party>();
+  #timers = new MinHeap<Timer>();
+  #lastIn: { t: number; party: string } | undefined;
+  #lastMarked: string | undefined;
+  #pendingGreets = new Map<number, { t: number; staff?: string }>();
+  #staffPasses = new Map<number, number>();
+  #counters: MachineCounters = {
+    orphanGreets: 0,
+    staffCrossings: 0,
+    afterHoursIns: 0,
+    greetedExits: 0,
+    absorbedExits: 0,
+    unattributedBreaches: 0,
+    unusedStaffPasses: 0,
+  };
+  #out: Transition[] = [];
+
+  constructor(opts: MachineOptions) {
+    const r = opts.rules;
+    this.#r = {
+      greetWithin: s2ms(r.greetWithinS),
+      minTransit: s2ms(r.minTransitS),
+      groupWindow: s2ms(r.groupWindowS),
+      greetLead: s2ms(r.greetLeadS),
+      greetHorizon: s2ms(r.greetHorizonS),
+      staffPass: s2ms(r.staffPassS),
+      shortAbandon: s2ms(r.shortAbandonS),
+      walkoutWindow: s2ms(r.walkoutWindowS),
+      walkoutConfirm: s2ms(r.walkoutConfirmS),
+      expire: s2ms(r.expireS),
+      stepsLine: new Set(r.stepsLineZones),
+    };
+    this.#isOpen = opts.isOpen;
+    this.#opts = opts;
+  }
+
+  get now(): number {
+    return this.#now;
+  }
+  get counters(): Readonly<MachineCounters> {
+    return this.#counters;
+  }
+  /** open parties in entry order (read-only view) */
+  parties(): IterableIterator<Readonly<Party>> {
+    return this.#parties.values();
+  }
+  get openCount(): number {
+    return this.#parties.size;
+  }
+
+  /** Takes the transitions produced since the last call. */
+  drain(): Transition[] {
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  /** An independent copy (the live view runs provisional events on a clone). */
+  clone(): VisitMachine {
+    const c = new VisitMachine(this.#opts);
+    c.#now = this.#now;
+    c.#seq = this.#seq;
+    c.#parties = new Map([...this.#parties].map(([k, p]) => [k, { ...p }]));
+    c.#timers = this.#timers.clone();
+    c.#lastIn = this.#lastIn;
+    c.#lastMarked = this.#lastMarked;
+    c.#pendingGreets = new Map(this.#pendingGreets);
+    c.#staffPasses = new Map(this.#staffPasses);
+    c.#counters = { ...this.#counters };
+    return c;
+  }
+
+  /** Moves time to `t`, firing every deadline strictly before it. */
+  advanceTo(t: number): void {
+    for (;;) {
+      const top = this.#timers.peek();
+      if (!top || top.at >= t) break;
+      this.#timers.pop();
+      if (top.at > this.#now) this.#now = top.at;
+      this.#fire(top);
+    }
+    if (t > this.#now) this.#now = t;
+  }
+
+  /** Applies one event. Events must come in time order; a late one is applied at its own time as best effort. */
+  apply(ev: MachineInput): void {
+    this.advanceTo(ev.t);
+    switch (ev.kind) {
+      case 'entry':
+        if (this.#consumeStaffPass(ev.t)) {
+          this.#counters.staffCrossings++;
+          return;
+        }
+        if (ev.direction === 'in') this.#customerIn(ev.t, ev.key);
+        else this.#customerOut(ev.t);
+        return;
+      case 'greet':
+        this.#greet(ev.t, ev.staff);
+        return;
+      case 'staffpass': {
+        const id = ++this.#seq;
+        this.#staffPasses.set(id, ev.t);
+        this.#timers.push({ at: ev.t + this.#r.staffPass, seq: id, kind: 'staffpass', pass: id });
+        return;
+      }
+      case 'presence':
+        if (ev.on && this.#r.stepsLine.has(ev.zone)) this.#breach(ev.t);
+        return;
+    }
+  }
+
+  // CONTRACT.md: "A staffpass is consumed by the first crossing, in or out, within staffPassS after it."
+  #consumeStaffPass(t: number): boolean {
+    for (const [id, at] of this.#staffPasses) {
+      // Map iterates in insertion order = staffpass time order: the oldest live one is consumed
+      if (t >= at && t - at <= this.#r.staffPass) {
+        this.#staffPasses.delete(id);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #customerIn(t: number, key: string): void {
+    if (!this.#isOpen(t)) {
+      this.#counters.afterHoursIns++;
+      return;
+    }
+    // groupWindowS: within this time of the previous customer `in` joins that `in`'s party
+    const prev = this.#lastIn;
+    const prevParty = prev ? this.#parties.get(prev.party) : undefined;
+    if (prev && prevParty && t - prev.t <= this.#r.groupWindow) {
+      prevParty.size++;
+      prevParty.lastIn = t;
+      this.#lastIn = { t, party: prevParty.id };
+      if (prevParty.greet !== undefined) this.#scheduleLinger(prevParty);
+      return;
+    }
+    const p: Party = { id: key, entry: t, lastIn: t, size: 1, absorbLeft: 0 };
+    this.#parties.set(p.id, p);
+    this.#lastIn = { t, party: p.id };
+    this.#out.push({ kind: 'opened', party: p.id, t });
+    this.#timers.push({ at: t + this.#r.expire, seq: ++this.#seq, kind: 'expire', party: p.id });
+    // greetLeadS: a greet waiting for a new party covers it with time to greet 0
+    for (const [id, g] of this.#pendingGreets) {
+      this.#pendingGreets.delete(id);
+      this.#assignGreet(p, g.t, g.staff, t);
+      break;
+    }
+  }
+
+  #customerOut(t: number): void {
+    // the marked party absorbs the next size−1 outs that follow its mark within groupWindowS
+    const lm = this.#lastMarked ? this.#parties.get(this.#lastMarked) : undefined;
+    if (lm && lm.mark !== undefined && lm.greet === undefined && lm.absorbLeft > 0 && t - lm.mark <= this.#r.groupWindow) {
+      lm.absorbLeft--;
+      this.#counters.absorbedExits++;
+      return;
+    }
+    // mark the most recent ungreeted, unmarked party that entered within walkoutWindowS
+    let pick: Party | undefined;
+    for (const p of this.#parties.values()) {
+      if (p.greet !== undefined || p.mark !== undefined) continue;
+      if (t - p.entry > this.#r.walkoutWindow) continue;
+      if (!pick || p.entry >= pick.entry) pick = p;
+    }
+    if (!pick) {
+      this.#counters.greetedExits++;
+      return;
+    }
+    pick.mark = t;
+    pick.absorbLeft = pick.size - 1;
+    this.#lastMarked = pick.id;
+    this.#timers.push({ at: t + this.#r.walkoutConfirm, seq: ++this.#seq, kind: 'confirm', party: pick.id, mark: t });
+  }
+
+  #greet(t: number, staff: string | undefined): void {
+    let oldestInHorizon: Party | undefined;
+    let newestUnmarked: Party | undefined;
+    let latestMarked: Party | undefined;
+    for (const p of this.#parties.values()) {
+      if (p.greet !== undefined) continue;
+      if (p.mark === undefined) {
+        if (t - p.entry <= this.#r.greetHorizon && (!oldestInHorizon || p.entry < oldestInHorizon.entry)) oldestInHorizon = p;
+        if (!newestUnmarked || p.entry >= newestUnmarked.entry) newestUnmarked = p;
+      } else if (!latestMarked || p.mark >= latestMarked.mark!) {
+        latestMarked = p;
+      }
+    }
+    const target = oldestInHorizon ?? newestUnmarked ?? latestMarked;
+    if (target) {
+      this.#assignGreet(target, t, staff, t);
+      return;
+    }
+    const id = ++this.#seq;
+    this.#pendingGreets.set(id, staff === undefined ? { t } : { t, staff });
+    this.#timers.push({ at: t + this.#r.greetLead, seq: id, kind: 'lead', greet: id });
+  }
+
+  /** `greetT` is when the button was pressed, `now` when the party got it (later for a lead greet). */
+  #assignGreet(p: Party, greetT: number, staff: string | undefined, now: number): void {
+    p.greet = greetT;
+    if (staff !== undefined) p.staff = staff;
+    p.ttg = Math.max(0, greetT - p.entry);
+    p.greetedOutcome = p.ttg <= this.#r.greetWithin && p.breach === undefined ? 'met' : 'late';
+    // "a leaving party greeted later loses its mark (someone else left)"
+    if (p.mark !== undefined) {
+      delete p.mark;
+      p.absorbLeft = 0;
+      if (this.#lastMarked === p.id) this.#lastMarked = undefined;
+    }
+    this.#out.push({ kind: 'greeted', party: p.id, t: now });
+    this.#scheduleLinger(p);
+  }
+
+  /** A greeted party stays open while a later `in` could still join it (groupWindowS after its last `in`). */
+  #scheduleLinger(p: Party): void {
+    const at = p.lastIn + this.#r.groupWindow;
+    if (at < this.#now) {
+      this.#close(p, p.greetedOutcome ?? 'late', Math.max(this.#now, p.greet ?? this.#now));
+      return;
+    }
+    this.#timers.push({ at, seq: ++this.#seq, kind: 'linger', party: p.id, lastIn: p.lastIn });
+  }
+
+  // CONTRACT.md: steps-line presence goes to the oldest ungreeted party that entered ≥ minTransitS earlier
+  #breach(t: number): void {
+    for (const p of this.#parties.values()) {
+      if (p.greet !== undefined) continue;
+      if (t - p.entry < this.#r.minTransit) continue;
+      if (p.breach === undefined) p.breach = t;
+      return;
+    }
+    this.#counters.unattributedBreaches++;
+  }
+
+  #fire(tm: Timer): void {
+    switch (tm.kind) {
+      case 'expire': {
+        const p = this.#parties.get(tm.party);
+        if (p && p.greet === undefined && p.mark === undefined) this.#close(p, 'missed', tm.at);
+        return;
+      }
+      case 'confirm': {
+        const p = this.#parties.get(tm.party);
+        if (p && p.greet === undefined && p.mark === tm.mark) {
+          // "closes as a walkout at the mark's time"; short if marked within shortAbandonS of entry
+          this.#close(p, tm.mark - p.entry <= this.#r.shortAbandon ? 'shortWalkout' : 'walkout', tm.mark);
+        }
+        return;
+      }
+      case 'linger': {
+        const p = this.#parties.get(tm.party);
+        if (p && p.greet !== undefined && p.lastIn === tm.lastIn) this.#close(p, p.greetedOutcome ?? 'late', Math.max(tm.at, p.greet));
+        return;
+      }
+      case 'lead': {
+        const g = this.#pendingGreets.get(tm.greet);
+        if (g) {
+          this.#pendingGreets.delete(tm.greet);
+          this.#counters.orphanGreets++;
+          this.#out.push(g.staff === undefined ? { kind: 'orphan', t: g.t } : { kind: 'orphan', t: g.t, staff: g.staff });
+        }
+        return;
+      }
+      case 'staffpass':
+        if (this.#staffPasses.delete(tm.pass)) this.#counters.unusedStaffPasses++;
+        return;
+    }
+  }
+
+  #close(p: Party, outcome: FinalOutcome, closedAt: number): void {
+    this.#parties.delete(p.id);
+    if (this.#lastMarked === p.id) this.#lastMarked = undefined;
+    const v: ClosedVisit = { party: p.id, outcome, entry: p.entry, size: p.size, closedAt };
+    if (p.greet !== undefined) v.greet = p.greet;
+    if (p.ttg !== undefined) v.ttg = p.ttg;
+    if (p.staff !== undefined) v.staff = p.staff;
+    if (p.breach !== undefined) v.breach = p.breach;
+    if (p.mark !== undefined) v.mark = p.mark;
+    this.#out.push({ kind: 'closed', visit: v });
+  }
+}

@@ -1,0 +1,86 @@
+// Store-local calendar arithmetic with Intl only (CONTRACT.md "Metrics": store-local
+// time, weeks start Monday 00:00). Formatters are cached per zone: creating one is slow.
+
+export interface LocalParts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** 0 = Monday … 6 = Sunday */
+  weekday: number;
+}
+
+const WEEKDAY_INDEX: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
+
+export class TimeZone {
+  readonly name: string;
+  readonly #fmt: Intl.DateTimeFormat;
+  constructor(name: string) {
+    this.name = name;
+    this.#fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: name,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+      weekday: 'short',
+    });
+  }
+
+  parts(ms: number): LocalParts {
+    const p: Record<string, string> = {};
+    for (const { type, value } of this.#fmt.formatToParts(ms)) p[type] = value;
+    return {
+      year: Number(p.year),
+      month: Number(p.month),
+      day: Number(p.day),
+      hour: Number(p.hour) % 24,
+      minute: Number(p.minute),
+      second: Number(p.second),
+      weekday: WEEKDAY_INDEX[p.weekday ?? ''] ?? 0,
+    };
+  }
+
+  /** UTC offset (local − UTC) in ms at instant `ms`. */
+  offsetMs(ms: number): number {
+    const p = this.parts(ms);
+    const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+    return asUtc - (ms - (((ms % 1000) + 1000) % 1000));
+  }
+
+  /** The instant of a store-local wall time (first match on DST overlaps). */
+  fromLocal(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, millis = 0): number {
+    const guess = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+    let t = guess - this.offsetMs(guess);
+    // second pass settles instants near a DST change
+    t = guess - this.offsetMs(t);
+    return t;
+  }
+
+  /** Start of the store-local day containing `ms`. */
+  startOfDay(ms: number): number {
+    const p = this.parts(ms);
+    return this.fromLocal(p.year, p.month, p.day);
+  }
+
+  /** Start of the store-local week (Monday 00:00) containing `ms`. */
+  startOfWeek(ms: number): number {
+    const p = this.parts(ms);
+    const d = new Date(Date.UTC(p.year, p.month - 1, p.day - p.weekday));
+    return this.fromLocal(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
+  }
+}
+
+export function isValidTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
