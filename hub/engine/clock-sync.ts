@@ -2,7 +2,9 @@
 // traffic as the minimum of (hub receive time − node time) over a sliding window.
 // Network delay only ever adds, so the minimum tracks offset + the smallest delay
 // (≈ 1 ms on a store LAN); events buffered during an outage arrive with large
-// lags and never pull the minimum. A monotonic deque keeps it O(1) amortised.
+// lags and never pull the minimum. The window (15 min) follows slow drift of a clock
+// without NTP; nodes republish `status` as a clock beacon so it is never empty of
+// prompt samples. Keyed by node boot. A monotonic deque keeps it O(1) amortised.
 
 interface Sample {
   recv: number;
@@ -19,7 +21,7 @@ export class ClockSync {
   readonly #windowMs: number;
   readonly #nodes = new Map<string, NodeClock>();
 
-  constructor(windowMs = 3_600_000) {
+  constructor(windowMs = 15 * 60_000) {
     this.#windowMs = windowMs;
   }
 

@@ -31,6 +31,8 @@ export interface EngineOptions {
 export type IngestStatus = 'accepted' | 'duplicate';
 
 interface Buffered {
+  /** clock of this node boot: a Pi without RTC starts each boot with another clock */
+  clock: string;
   nodeMs: number;
   rank: number;
   key: string;
@@ -88,9 +90,11 @@ export class GreetEngine {
   readonly #pending = new Map<string, Buffered[]>();
   readonly #committed: VisitMachine;
   readonly #nodes = new Map<string, NodeCounters>();
+  /** node → clock key of its latest boot, for /live */
+  readonly #latestClock = new Map<string, string>();
   #final: FinalOutput = { visits: [], orphans: [] };
   #hubNow = -Infinity;
-  /** latest node time of any event, per node, for finish() */
+  /** latest node time of any event, per node boot clock, for finish() */
   readonly #nodeMaxMs = new Map<string, number>();
   #pendingCount = 0;
 
@@ -126,14 +130,17 @@ export class GreetEngine {
     return this.#nodes.entries();
   }
 
-  /** estimated hub − node clock offset, ms */
+  /** estimated hub − node clock offset of the node's latest boot, ms */
   clockOffset(node: string): number | undefined {
-    return this.#clock.offset(node);
+    const key = this.#latestClock.get(node);
+    return key === undefined ? undefined : this.#clock.offset(key);
   }
 
   /** A node time seen outside events (the `status` message) also feeds the clock estimate. */
-  observeNodeTime(node: string, nodeMs: number, recvMs: number): void {
-    this.#clock.observe(node, nodeMs, recvMs);
+  observeNodeTime(node: string, bootid: string, nodeMs: number, recvMs: number): void {
+    const key = `${node}/${bootid}`;
+    this.#latestClock.set(node, key);
+    this.#clock.observe(key, nodeMs, recvMs);
   }
 
   /** Takes one validated event received at hub time `recvMs`. */
@@ -142,7 +149,9 @@ export class GreetEngine {
     const nodeMs = Date.parse(ev.time);
     const counters = this.nodeCounters(node);
     // every copy is a clock sample: the minimum is the same whatever copy came first
-    this.#clock.observe(node, nodeMs, recvMs);
+    const clock = `${node}/${ev.bootid}`;
+    this.#clock.observe(clock, nodeMs, recvMs);
+    this.#latestClock.set(node, clock);
     this.#setNow(recvMs);
     const key = `${ev.source}\u0000${ev.id}`;
     if (this.#seen.has(key)) {
@@ -158,11 +167,11 @@ export class GreetEngine {
     boot.seen++;
     counters.boots.set(ev.bootid, boot);
 
-    this.#nodeMaxMs.set(node, Math.max(this.#nodeMaxMs.get(node) ?? -Infinity, nodeMs));
+    this.#nodeMaxMs.set(clock, Math.max(this.#nodeMaxMs.get(clock) ?? -Infinity, nodeMs));
     const input = this.#toInput(ev, `${node}/${ev.id}`);
     if (!input) return 'accepted';
-    const b: Buffered = { nodeMs, rank: RANK[ev.type] ?? 9, key: `${node}/${ev.id}`, input };
-    const offset = this.#clock.offset(node) ?? 0;
+    const b: Buffered = { clock, nodeMs, rank: RANK[ev.type] ?? 9, key: `${node}/${ev.id}`, input };
+    const offset = this.#clock.offset(clock) ?? 0;
     if (nodeMs + offset < this.#committed.now) {
       // later than reorderS: the committed view has moved past it. Applied now, at
       // its own time, rather than dropped (nothing seen is lost); counted per node.
@@ -194,7 +203,7 @@ export class GreetEngine {
   finish(): void {
     this.#commitBefore(Infinity);
     let last = -Infinity;
-    for (const [node, ms] of this.#nodeMaxMs) last = Math.max(last, ms + (this.#clock.offset(node) ?? 0));
+    for (const [clock, ms] of this.#nodeMaxMs) last = Math.max(last, ms + (this.#clock.offset(clock) ?? 0));
     if (Number.isFinite(last)) this.#committed.advanceTo(last);
     this.#collect();
   }
@@ -250,17 +259,21 @@ export class GreetEngine {
 
   /** k-way merge of the per-node buffers in (corrected time, rank, key) order, up to `before`. */
   #mergePending(before: number, fn: (t: number, b: Buffered) => void, consume: boolean): void {
-    const queues: { q: Buffered[]; i: number; offset: number }[] = [];
-    for (const [node, q] of this.#pending) {
-      if (q.length) queues.push({ q, i: 0, offset: this.#clock.offset(node) ?? 0 });
-    }
+    const queues: { q: Buffered[]; i: number }[] = [];
+    for (const q of this.#pending.values()) if (q.length) queues.push({ q, i: 0 });
+    const offsets = new Map<string, number>();
+    const offsetOf = (clock: string) => {
+      let o = offsets.get(clock);
+      if (o === undefined) offsets.set(clock, (o = this.#clock.offset(clock) ?? 0));
+      return o;
+    };
     for (;;) {
-      let best: { q: Buffered[]; i: number; offset: number } | undefined;
+      let best: { q: Buffered[]; i: number } | undefined;
       let bestT = Infinity;
       for (const s of queues) {
         const b = s.q[s.i];
         if (!b) continue;
-        const t = b.nodeMs + s.offset;
+        const t = b.nodeMs + offsetOf(b.clock);
         if (!best || t < bestT || (t === bestT && cmpTie(b, best.q[best.i]!) < 0)) {
           best = s;
           bestT = t;
