@@ -136,13 +136,6 @@ export class GreetEngine {
     return key === undefined ? undefined : this.#clock.offset(key);
   }
 
-  /** A node time seen outside events (the `status` message) also feeds the clock estimate. */
-  observeNodeTime(node: string, bootid: string, nodeMs: number, recvMs: number): void {
-    const key = `${node}/${bootid}`;
-    this.#latestClock.set(node, key);
-    this.#clock.observe(key, nodeMs, recvMs);
-  }
-
   /** Takes one validated event received at hub time `recvMs`. */
   ingest(ev: GwEvent, recvMs: number): IngestStatus {
     const node = parseSource(ev.source)?.node ?? ev.source;
