@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import type { StoreConfig } from '../firmware-config/schema.ts';
+import type { Bus } from './bus.ts';
+import type { Clock } from './clock.ts';
+import type { VisitStore } from './visit-store.ts';
+import type { TraceRecorder } from './trace-recorder.ts';
+import type { Metrics } from './metrics.ts';
+
+/** The one typed context every hub plugin takes (brief: no long argument lists, no singletons). */
+export interface HubContext {
+  config: StoreConfig;
+  /** absolute folder for traces and other local state */
+  dataDir: string;
+  log: Logger;
+  bus: Bus;
+  clock: Clock;
+  store: VisitStore;
+  recorder: TraceRecorder;
+  metrics: Metrics;
+  /** filled by plugins as they start: what other plugins may read (ports, live state) */
+  runtime: HubRuntime;
+}
+
+export interface HubRuntime {
+  mqttPort?: number;
+  httpPort?: number;
+  /** publish on the embedded broker (set by the broker plugin) */
+  publish?: (topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
+  /** the live view (set by the live-engine plugin) */
+  live?: import('./plugins/live-engine.ts').LiveEngineApi;
+}
+
+export interface HubPlugin {
+  readonly name: string;
+  start(ctx: HubContext): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,102 @@
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { StoreConfig } from '../firmware-config/schema.ts';
+import { Bus } from './bus.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { HubContext, HubPlugin } from './context.ts';
+import { Metrics } from './metrics.ts';
+import { brokerPlugin } from './plugins/broker.ts';
+import { historyPlugin } from './plugins/history.ts';
+import { httpPlugin } from './plugins/http.ts';
+import { ingestPlugin } from './plugins/ingest.ts';
+import { liveEnginePlugin } from './plugins/live-engine.ts';
+import { nodeIoPlugin } from './plugins/node-io.ts';
+import { fileTraceRecorder, type TraceRecorder } from './trace-recorder.ts';
+import { memoryVisitStore, type VisitStore } from './visit-store.ts';
+import { influxVisitStore } from './influx-store.ts';
+
+// Composes the hub from its plugins. Every dependency has a real default and can
+// be injected (brief: `opts.store ?? influxStore(...)`, as aedes does with persistence).
+
+export interface HubOptions {
+  config: StoreConfig;
+  /** folder for traces; default: config.hub.dataDir resolved against `baseDir` */
+  dataDir?: string;
+  /** folder the config file lives in (relative dataDir is resolved against it) */
+  baseDir?: string;
+  log?: Logger;
+  clock?: Clock;
+  /** history store; default: InfluxDB at config.hub.influx.url, else memory only */
+  store?: VisitStore;
+  recorder?: TraceRecorder;
+  /** engine tick (how often hub time advances and the live view refreshes) */
+  tickMs?: number;
+  /** SSE message interval */
+  streamMs?: number;
+}
+
+export interface Hub {
+  readonly ctx: HubContext;
+  readonly mqttUrl: string;
+  readonly httpUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startHub(opts: HubOptions): Promise<Hub> {
+  const config = opts.config;
+  const log = opts.log ?? pino({ name: 'hub', level: process.env.LOG_LEVEL ?? 'info' });
+  const dataDir = opts.dataDir ?? path.resolve(opts.baseDir ?? process.cwd(), config.hub.dataDir);
+  const store =
+    opts.store ??
+    (config.hub.influx.url
+      ? influxVisitStore({ url: config.hub.influx.url, database: config.hub.influx.database, log })
+      : memoryVisitStore('history is off: no InfluxDB configured (set hub.influx.url, or install influxd for a managed one)'));
+  const ctx: HubContext = {
+    config,
+    dataDir,
+    log,
+    bus: new Bus(),
+    clock: opts.clock ?? systemClock,
+    store,
+    recorder: opts.recorder ?? fileTraceRecorder(path.join(dataDir, 'traces'), config.store.id),
+    metrics: new Metrics(),
+    runtime: {},
+  };
+  const ingest = ingestPlugin();
+  const plugins: HubPlugin[] = [
+    liveEnginePlugin({ ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}) }),
+    ingest,
+    historyPlugin(),
+    brokerPlugin({ gate: ingest.gate }),
+    nodeIoPlugin(),
+    httpPlugin({ ...(opts.streamMs !== undefined ? { streamMs: opts.streamMs } : {}) }),
+  ];
+  const started: HubPlugin[] = [];
+  const stopAll = async () => {
+    for (const p of started.splice(0).reverse()) {
+      try {
+        await p.stop();
+      } catch (err) {
+        log.error({ err, plugin: p.name }, 'plugin failed to stop');
+      }
+    }
+    ctx.recorder.close();
+    await ctx.store.close();
+  };
+  try {
+    for (const p of plugins) {
+      await p.start(ctx);
+      started.push(p);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h);
+  return {
+    ctx,
+    mqttUrl: `mqtt://${host(config.hub.mqtt.host)}:${ctx.runtime.mqttPort}`,
+    httpUrl: `http://${host(config.hub.http.host)}:${ctx.runtime.httpPort}`,
+    stop: stopAll,
+  };
+}

@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import * as esbuild from 'esbuild';
+import { ErrorCodes, GwError, type ErrorCode } from '../../contract/index.ts';
+import type { HubContext, HubPlugin } from '../context.ts';
+import { parsePeriod } from '../http/params.ts';
+
+// The hub's HTTP side (CONTRACT.md "HTTP"): report and live API, the live stream
+// (SSE), and the dashboard. The dashboard's TypeScript is bundled once at start
+// with esbuild, in memory: no build step before `npm start`.
+
+const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dashboard');
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  [ErrorCodes.BAD_PARAM]: 400,
+  [ErrorCodes.NOT_FOUND]: 404,
+  [ErrorCodes.UNAUTHORIZED]: 401,
+  [ErrorCodes.STORE_IO]: 503,
+};
+
+export interface HttpOptions {
+  /** how often SSE clients get a snapshot */
+  streamMs?: number;
+}
+
+export function httpPlugin(opts: HttpOptions = {}): HubPlugin & { readonly app: FastifyInstance | undefined } {
+  let app: FastifyInstance | undefined;
+  return {
+    name: 'http',
+    get app() {
+      return app;
+    },
+    async start(ctx: HubContext) {
+      const cfg = ctx.config;
+      const store = cfg.store.id;
+      const logger: FastifyBaseLogger = ctx.log.child({ name: 'hub:http' });
+      // per-request lines would drown the log: the dashboard polls and streams
+      const f = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
+      app = f;
+      const live = () => {
+        const l = ctx.runtime.live;
+        if (!l) throw new Error('live engine is not running');
+        return l;
+      };
+
+      f.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
+        const code = err instanceof GwError ? err.code : undefined;
+        const status = (code && STATUS[code]) ?? err.statusCode ?? 500;
+        if (status >= 500) req.log.error({ err }, 'request failed');
+        void reply.status(status).send({ error: code ?? 'GW_ERR_INTERNAL', message: err.message });
+      });
+      f.setNotFoundHandler((req, reply) => {
+        void reply.status(404).send({ error: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` });
+      });
+
+      const auth = (req: FastifyRequest) => {
+        if (cfg.hub.tokens.length === 0) return;
+        const h = req.headers.authorization;
+        const q = (req.query as Record<string, unknown>).token;
+        const given = h?.startsWith('Bearer ') ? h.slice(7) : typeof q === 'string' ? q : undefined;
+        if (!given || !cfg.hub.tokens.includes(given)) throw new GwError(ErrorCodes.UNAUTHORIZED, 'missing or wrong bearer token');
+      };
+      const storeParam = (req: FastifyRequest) => {
+        const s = (req.params as { store: string }).store;
+        if (s !== store) throw new GwError(ErrorCodes.NOT_FOUND, `store: ${JSON.stringify(s)} is not served by this hub (it serves ${store})`);
+      };
+
+      f.get('/healthz', async () => ({ ok: true, store }));
+
+      f.get('/api/stores/:store/live', async (req) => {
+        auth(req);
+        storeParam(req);
+        return live().snapshot();
+      });
+
+      f.get('/api/stores/:store/report', async (req) => {
+        auth(req);
+        storeParam(req);
+        const { fromMs, toMs } = parsePeriod(req.query as Record<string, unknown>, live().tz);
+        return live().report(fromMs, toMs);
+      });
+
+      f.get('/api/stores/:store/stream', (req: FastifyRequest, reply: FastifyReply) => {
+        auth(req);
+        storeParam(req);
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        const send = () => res.write(`event: live\ndata: ${JSON.stringify(live().snapshot())}\n\n`);
+        send();
+        const every = setInterval(send, opts.streamMs ?? 500);
+        req.raw.on('close', () => clearInterval(every));
+      });
+
+      // dashboard
+      const bundle = await esbuild.build({
+        entryPoints: [path.join(DASHBOARD_DIR, 'floor.ts')],
+        bundle: true,
+        write: false,
+        format: 'esm',
+        target: 'es2020',
+        minify: true,
+      });
+      const floorJs = bundle.outputFiles[0]!.text;
+      const floorHtml = fs.readFileSync(path.join(DASHBOARD_DIR, 'floor.html'), 'utf8').replace('<html lang="en">', `<html lang="en" data-store="${store}">`);
+      const page = async (_req: FastifyRequest, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(floorHtml);
+      f.get('/', page);
+      f.get('/floor', page);
+      f.get('/assets/floor.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(floorJs));
+
+      await f.listen({ port: cfg.hub.http.port, host: cfg.hub.http.host });
+      ctx.runtime.httpPort = (f.server.address() as AddressInfo).port;
+    },
+    async stop() {
+      const a = app;
+      app = undefined;
+      if (a) await a.close();
+    },
+  };
+}
