@@ -1,0 +1,52 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { StoreConfig } from '../firmware-config/schema.ts';
+import { findInfluxd, startInfluxd, type ManagedInfluxd } from './influxd.ts';
+import { influxVisitStore } from './influx-store.ts';
+import { memoryVisitStore, type VisitStore } from './visit-store.ts';
+
+// Where history goes, decided once for `npm start` and the hub CLI:
+// INFLUX_URL or hub.influx.url → that server; else a managed influxd when one is
+// installed; else memory only, said once and clearly.
+
+export interface History {
+  store: VisitStore;
+  managed: ManagedInfluxd | null;
+  /** one line for the console: where history goes, or what is off and how to turn it on */
+  message: string;
+  stop(): Promise<void>;
+}
+
+export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logger, env = process.env): Promise<History> {
+  const database = cfg.hub.influx.database;
+  const url = env.INFLUX_URL ?? cfg.hub.influx.url;
+  if (url) {
+    const store = influxVisitStore({ url, database, log });
+    return { store, managed: null, message: `History: InfluxDB at ${redact(url)}, database ${database}`, stop: async () => {} };
+  }
+  const bin = findInfluxd();
+  if (!bin) {
+    const message =
+      'History is OFF: influxd was not found and INFLUX_URL is not set. The live view works; reports cover only this run. ' +
+      'To keep history: install InfluxDB 1.x (Debian/Ubuntu: sudo apt-get install influxdb) or set INFLUX_URL=http://host:8086.';
+    return { store: memoryVisitStore(message), managed: null, message, stop: async () => {} };
+  }
+  const managed = await startInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log, bin });
+  const store = influxVisitStore({ url: managed.url, database, log });
+  return {
+    store,
+    managed,
+    message: `History: managed InfluxDB (${bin}) at ${managed.url}, data in ${path.join(dataDir, 'influxdb')}`,
+    stop: () => managed.stop(),
+  };
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
