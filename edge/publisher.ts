@@ -1,0 +1,218 @@
+import { connect, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { decodeCmd, topics, type GwEvent } from '../contract/index.ts';
+import type { Clock, Indicator } from './io.ts';
+import { systemClock } from './io.ts';
+import type { Outbox } from './outbox.ts';
+
+// MQTT side of a node (CONTRACT.md "MQTT topics"):
+// - Last Will on {store}/{node}/status: {"state":"offline"}, QoS 1, retained;
+// - on every connect: retained QoS 1 status {"state":"online",bootid,fw,cfghash,time};
+// - outbox events in order on {store}/{node}/events, QoS 1, not retained; an event leaves
+//   the outbox only when its PUBACK arrives (publish callback without error);
+// - {store}/{node}/cmd: {"type":"indicate","level"} drives the Indicator; anything else is logged and ignored.
+// Order: at most `window` events are in flight and they are sent in outbox order; mqtt.js
+// re-sends its unacknowledged QoS 1 packets first after a reconnect, so order holds across
+// reconnects too. One topic per node keeps MQTT's ordering (CONTRACT.md).
+
+export interface PublisherOptions {
+  store: string;
+  node: string;
+  url: string;
+  outbox: Outbox;
+  indicator: Indicator;
+  status: { bootid: string; fw: string; cfghash: string };
+  clock?: Clock;
+  log?: Logger;
+  /** default gw-{store}-{node}: one session per node, a restarted node takes over its old one */
+  clientId?: string;
+  /** events in flight at once, in order (default 8; 1 = strictly one at a time) */
+  window?: number;
+  /** mqtt.js reconnectPeriod (default 1000 ms) */
+  reconnectPeriodMs?: number;
+  /** mqtt.js connectTimeout (default 5000 ms) */
+  connectTimeoutMs?: number;
+  /** MQTT keepalive (default 15 s): how fast the broker notices a dead node and sends the Will */
+  keepaliveS?: number;
+  /** how long stop() waits for the offline status and in-flight PUBACKs (default 2000 ms) */
+  stopTimeoutMs?: number;
+}
+
+export interface PublisherStats {
+  connected: boolean;
+  connects: number;
+  /** publish calls for events (re-sends after a failed publish count again) */
+  published: number;
+  /** events acknowledged by the broker and removed from the outbox */
+  acked: number;
+  inflight: number;
+  publishErrors: number;
+  cmds: number;
+  badCmds: number;
+}
+
+export interface Publisher {
+  /** connects (returns at once; mqtt.js keeps retrying in the background) */
+  start(): void;
+  /** the outbox has new events: send what the window allows */
+  kick(): void;
+  /** publishes offline status if connected, waits briefly for in-flight PUBACKs, ends the client */
+  stop(): Promise<void>;
+  stats(): PublisherStats;
+}
+
+const OFFLINE = JSON.stringify({ state: 'offline' });
+
+function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(false);
+      },
+    );
+  });
+}
+
+export function createPublisher(opts: PublisherOptions): Publisher {
+  const { store, node, outbox, indicator } = opts;
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log;
+  const window = Math.max(1, opts.window ?? 8);
+  const reconnectPeriod = opts.reconnectPeriodMs ?? 1000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 2000;
+  const eventsTopic = topics.events(store, node);
+  const statusTopic = topics.status(store, node);
+  const cmdTopic = topics.cmd(store, node);
+
+  let client: MqttClient | null = null;
+  let stopping = false;
+  let wasConnected = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  const inflight = new Set<string>();
+  const inflightDrained: Array<() => void> = [];
+  const stats = { connects: 0, published: 0, acked: 0, publishErrors: 0, cmds: 0, badCmds: 0 };
+
+  const settled = (id: string): void => {
+    inflight.delete(id);
+    if (inflight.size === 0) for (const f of inflightDrained.splice(0)) f();
+  };
+
+  const send = (c: MqttClient, event: GwEvent): void => {
+    inflight.add(event.id);
+    stats.published++;
+    c.publish(eventsTopic, JSON.stringify(event), { qos: 1, retain: false }, (err) => {
+      settled(event.id);
+      if (err) {
+        // not acknowledged: it stays in the outbox and is sent again
+        stats.publishErrors++;
+        log?.warn({ err: err.message, id: event.id, seq: event.seq }, 'event publish failed; will retry');
+        if (!stopping && retryTimer === undefined) {
+          retryTimer = setTimeout(() => {
+            retryTimer = undefined;
+            pump();
+          }, reconnectPeriod);
+        }
+        return;
+      }
+      stats.acked++;
+      try {
+        outbox.ack(event.id);
+      } catch (ackErr) {
+        log?.error({ err: (ackErr as Error).message, id: event.id }, 'outbox ack failed (event may be sent twice)');
+      }
+      pump();
+    });
+  };
+
+  function pump(): void {
+    const c = client;
+    if (!c || stopping || !c.connected) return;
+    for (const event of outbox.pending()) {
+      if (inflight.size >= window) return;
+      if (!inflight.has(event.id)) send(c, event);
+    }
+  }
+
+  const onConnect = (c: MqttClient): void => {
+    stats.connects++;
+    wasConnected = true;
+    log?.info({ url: opts.url, pending: outbox.size(), connects: stats.connects }, 'connected to broker');
+    const status = { state: 'online', ...opts.status, time: new Date(clock.now()).toISOString() };
+    c.publish(statusTopic, JSON.stringify(status), { qos: 1, retain: true }, (err) => {
+      if (err) log?.warn({ err: err.message }, 'online status publish failed');
+    });
+    // clean session: subscribe again on every connect (resubscribe is off)
+    c.subscribe(cmdTopic, { qos: 1 }, (err) => {
+      if (err) log?.warn({ err: err.message, topic: cmdTopic }, 'cmd subscribe failed');
+    });
+    pump();
+  };
+
+  const onMessage = (topic: string, payload: Buffer): void => {
+    if (topic !== cmdTopic) return;
+    const cmd = decodeCmd(payload);
+    if (!cmd.ok) {
+      stats.badCmds++;
+      log?.warn({ topic, code: cmd.code, reason: cmd.reason }, 'ignored invalid cmd');
+      return;
+    }
+    stats.cmds++;
+    log?.info({ level: cmd.value.level }, 'indicate');
+    indicator.set(cmd.value.level);
+  };
+
+  return {
+    start() {
+      if (client) return;
+      const c = connect(opts.url, {
+        clientId: opts.clientId ?? `gw-${store}-${node}`,
+        protocolVersion: 4, // MQTT 3.1.1: the contract allows 3.1.1 and 5; aedes speaks 3.1.1
+        clean: true,
+        resubscribe: false,
+        reconnectPeriod,
+        connectTimeout: opts.connectTimeoutMs ?? 5000,
+        keepalive: opts.keepaliveS ?? 15,
+        will: { topic: statusTopic, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+      });
+      client = c;
+      c.on('connect', () => onConnect(c));
+      c.on('message', onMessage);
+      c.on('close', () => {
+        if (wasConnected && !stopping) log?.warn({ pending: outbox.size() }, 'disconnected from broker; outbox keeps events');
+        wasConnected = false;
+      });
+      c.on('reconnect', () => log?.debug({ url: opts.url }, 'reconnecting'));
+      // without an 'error' listener mqtt.js errors (ECONNREFUSED …) would throw
+      c.on('error', (err) => log?.warn({ err: err.message }, 'mqtt error'));
+    },
+    kick: pump,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
+      retryTimer = undefined;
+      const c = client;
+      if (!c) return;
+      let clean = false;
+      if (c.connected) {
+        // a graceful stop sends no Will: say offline ourselves (CONTRACT.md status payload)
+        const offline = new Promise<void>((resolve, reject) =>
+          c.publish(statusTopic, OFFLINE, { qos: 1, retain: true }, (err) => (err ? reject(err) : resolve())),
+        );
+        const drained = inflight.size === 0 ? Promise.resolve() : new Promise<void>((r) => inflightDrained.push(r));
+        clean = await withTimeout(Promise.all([offline, drained]).then(() => undefined), stopTimeoutMs);
+      }
+      // force when the broker is gone or PUBACKs are missing: end(false) would wait for them forever
+      const force = !clean || !c.connected;
+      await new Promise<void>((resolve) => c.end(force, {}, () => resolve()));
+      log?.info({ pending: outbox.size(), force }, 'mqtt client ended');
+    },
+    stats: () => ({ connected: client?.connected ?? false, inflight: inflight.size, ...stats }),
+  };
+}
