@@ -10,7 +10,9 @@ import type { Outbox } from './outbox.ts';
 // - on every connect: retained QoS 1 status {"state":"online",bootid,fw,cfghash,time};
 // - outbox events in order on {store}/{node}/events, QoS 1, not retained; an event leaves
 //   the outbox only when its PUBACK arrives (publish callback without error);
-// - {store}/{node}/cmd: {"type":"indicate","level"} drives the Indicator; anything else is logged and ignored.
+// - {store}/{node}/cmd: {"type":"indicate","level"} drives the Indicator; anything else is logged and ignored;
+// - {store}/{node}/config (retained, from the hub): only its `cfghash` is compared with ours, and a
+//   difference is logged and shown in stats (applying a new config at runtime is not done: restart the node).
 // Order: at most `window` events are in flight and they are sent in outbox order; mqtt.js
 // re-sends its unacknowledged QoS 1 packets first after a reconnect, so order holds across
 // reconnects too. One topic per node keeps MQTT's ordering (CONTRACT.md).
@@ -49,6 +51,10 @@ export interface PublisherStats {
   publishErrors: number;
   cmds: number;
   badCmds: number;
+  /** cfghash of the config the hub publishes for this node (null until seen) */
+  hubCfghash: string | null;
+  /** whether the node runs the config the hub has for it (null until the hub's config is seen) */
+  configMatches: boolean | null;
 }
 
 export interface Publisher {
@@ -89,6 +95,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const eventsTopic = topics.events(store, node);
   const statusTopic = topics.status(store, node);
   const cmdTopic = topics.cmd(store, node);
+  const configTopic = topics.config(store, node);
 
   let client: MqttClient | null = null;
   let stopping = false;
@@ -97,6 +104,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const inflight = new Set<string>();
   const inflightDrained: Array<() => void> = [];
   const stats = { connects: 0, published: 0, acked: 0, publishErrors: 0, cmds: 0, badCmds: 0 };
+  let hubCfghash: string | null = null;
 
   const settled = (id: string): void => {
     inflight.delete(id);
@@ -148,13 +156,34 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       if (err) log?.warn({ err: err.message }, 'online status publish failed');
     });
     // clean session: subscribe again on every connect (resubscribe is off)
-    c.subscribe(cmdTopic, { qos: 1 }, (err) => {
-      if (err) log?.warn({ err: err.message, topic: cmdTopic }, 'cmd subscribe failed');
+    c.subscribe({ [cmdTopic]: { qos: 1 }, [configTopic]: { qos: 1 } }, (err) => {
+      if (err) log?.warn({ err: err.message }, 'cmd/config subscribe failed');
     });
     pump();
   };
 
+  const onConfig = (payload: Buffer): void => {
+    let hash: unknown;
+    try {
+      hash = (JSON.parse(payload.toString('utf8')) as { cfghash?: unknown } | null)?.cfghash;
+    } catch {
+      hash = undefined;
+    }
+    if (typeof hash !== 'string') {
+      log?.warn({ topic: configTopic }, 'ignored config message without a cfghash');
+      return;
+    }
+    if (hash === hubCfghash) return;
+    hubCfghash = hash;
+    if (hash === opts.status.cfghash) log?.info({ cfghash: hash }, 'node config matches the hub');
+    else log?.warn({ ours: opts.status.cfghash, hub: hash }, 'node config differs from the hub: restart the node with the current store config');
+  };
+
   const onMessage = (topic: string, payload: Buffer): void => {
+    if (topic === configTopic) {
+      onConfig(payload);
+      return;
+    }
     if (topic !== cmdTopic) return;
     const cmd = decodeCmd(payload);
     if (!cmd.ok) {
@@ -213,6 +242,12 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       await new Promise<void>((resolve) => c.end(force, {}, () => resolve()));
       log?.info({ pending: outbox.size(), force }, 'mqtt client ended');
     },
-    stats: () => ({ connected: client?.connected ?? false, inflight: inflight.size, ...stats }),
+    stats: () => ({
+      connected: client?.connected ?? false,
+      inflight: inflight.size,
+      ...stats,
+      hubCfghash,
+      configMatches: hubCfghash === null ? null : hubCfghash === opts.status.cfghash,
+    }),
   };
 }

@@ -187,6 +187,21 @@ describe('edge publisher against a real broker', () => {
     expect(a.stats().mqtt).toMatchObject({ cmds: 2, badCmds: 2 });
   });
 
+  it('compares the cfghash of the config the hub publishes with its own', async () => {
+    const a = agent();
+    await a.start();
+    const clientId = `gw-${STORE}-${NODE.id}`;
+    await waitFor(() => broker.subscriptions.get(clientId)?.has(topics.config(STORE, NODE.id)) === true, 'agent subscribed to its config topic');
+    expect(a.stats().mqtt).toMatchObject({ hubCfghash: null, configMatches: null });
+    const hub = await connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    clients.push(hub);
+    await hub.publishAsync(topics.config(STORE, NODE.id), JSON.stringify({ store: STORE, node: NODE, cfghash: 'aaaaaaaaaaaa' }), { qos: 1, retain: true });
+    await waitFor(() => a.stats().mqtt?.hubCfghash === 'aaaaaaaaaaaa', 'hub cfghash seen');
+    expect(a.stats().mqtt?.configMatches).toBe(false);
+    await hub.publishAsync(topics.config(STORE, NODE.id), JSON.stringify({ store: STORE, node: NODE, cfghash: a.cfghash }), { qos: 1, retain: true });
+    await waitFor(() => a.stats().mqtt?.configMatches === true, 'config matches');
+  });
+
   it('stop() says offline, publishes nothing more and closes the inputs', async () => {
     const a = agent();
     await a.start();
