@@ -239,8 +239,10 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       }
       // force when the broker is gone or PUBACKs are missing: end(false) would wait for them forever
       const force = !clean || !c.connected;
-      await new Promise<void>((resolve) => c.end(force, {}, () => resolve()));
-      log?.info({ pending: outbox.size(), force }, 'mqtt client ended');
+      const ended = await withTimeout(new Promise<void>((resolve) => c.end(force, {}, () => resolve())), stopTimeoutMs);
+      // a broker that stopped answering never completes the TCP close: cut it
+      if (!ended) c.stream.destroy();
+      log?.info({ pending: outbox.size(), force, ended }, 'mqtt client ended');
     },
     stats: () => ({
       connected: client?.connected ?? false,

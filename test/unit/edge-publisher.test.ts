@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
@@ -200,6 +201,29 @@ describe('edge publisher against a real broker', () => {
     expect(a.stats().mqtt?.configMatches).toBe(false);
     await hub.publishAsync(topics.config(STORE, NODE.id), JSON.stringify({ store: STORE, node: NODE, cfghash: a.cfghash }), { qos: 1, retain: true });
     await waitFor(() => a.stats().mqtt?.configMatches === true, 'config matches');
+  });
+
+  it('stop() finishes when the broker accepts the connection but then stops answering', async () => {
+    // a "broker" that sends CONNACK and then ignores everything (no PUBACK, no close)
+    const sockets: net.Socket[] = [];
+    const mute = net.createServer((sock) => {
+      sockets.push(sock);
+      sock.once('data', () => sock.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
+    });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { port } = mute.address() as net.AddressInfo;
+      const a = agent({ mqttUrl: `mqtt://127.0.0.1:${port}`, mqtt: { reconnectPeriodMs: 100, stopTimeoutMs: 300 } });
+      await a.start();
+      await waitFor(() => a.stats().mqtt?.connected === true, 'connected to the mute broker');
+      press(a, 2);
+      await waitFor(() => a.stats().mqtt?.inflight === 2, 'events in flight without PUBACK');
+      await a.stop();
+      expect(a.stats()).toMatchObject({ state: 'stopped', pending: 2 }); // kept for the next start
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => mute.close(() => r()));
+    }
   });
 
   it('stop() says offline, publishes nothing more and closes the inputs', async () => {
