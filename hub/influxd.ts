@@ -213,6 +213,32 @@ export async function startInfluxd(opts: StartInfluxdOptions): Promise<ManagedIn
   }
 }
 
+const PID_FILE = 'influxd.pid';
+
+/**
+ * An influxd left running on this data dir by a parent that was killed with -9
+ * would hold the database lock: stop it first (only if it really is an influxd).
+ */
+function killStale(dataDir: string, log: Logger): void {
+  const pidPath = path.join(dataDir, PID_FILE);
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidPath, 'utf8').trim());
+  } catch {
+    return;
+  }
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (pid > 0 && cmd.includes('influxd') && cmd.includes(dataDir)) {
+      log.warn({ pid }, 'stopping an influxd left running on this data dir');
+      process.kill(pid, 'SIGKILL');
+    }
+  } catch {
+    // not running any more
+  }
+  fs.rmSync(pidPath, { force: true });
+}
+
 async function launchOnce(a: {
   bin: string;
   dataDir: string;
@@ -228,16 +254,19 @@ async function launchOnce(a: {
   const logPath = path.join(dataDir, LOG_FILE);
   fs.writeFileSync(configPath, configText(dataDir, a.rpcPort, httpPort));
   const logStart = fs.existsSync(logPath) ? fs.statSync(logPath).size : 0;
+  killStale(dataDir, log);
 
   // influxd writes its log straight into the file (no pipe through our event loop), so it
   // keeps logging while the hub is busy, and the log survives for post-mortems.
   const logFd = fs.openSync(logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(bin, ['run', '-config', configPath], { stdio: ['ignore', logFd, logFd], cwd: dataDir });
+    // its own process group: a Ctrl-C in the terminal reaches only us, and we stop it in order
+    child = spawn(bin, ['run', '-config', configPath], { stdio: ['ignore', logFd, logFd], cwd: dataDir, detached: true });
   } finally {
     fs.closeSync(logFd); // the child holds its own descriptor
   }
+  if (child.pid !== undefined) fs.writeFileSync(path.join(dataDir, PID_FILE), String(child.pid));
   const { exited, state } = watchExit(child);
   const url = `http://${HOST}:${httpPort}`;
   let ready = false;

@@ -28,6 +28,8 @@ export interface HttpOptions {
 
 export function httpPlugin(opts: HttpOptions = {}): HubPlugin & { readonly app: FastifyInstance | undefined } {
   let app: FastifyInstance | undefined;
+  /** open SSE streams: ended on stop, or the server would wait for them forever */
+  const streams = new Set<() => void>();
   return {
     name: 'http',
     get app() {
@@ -92,7 +94,13 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin & { readonly app: 
         const send = () => res.write(`event: live\ndata: ${JSON.stringify(live().snapshot())}\n\n`);
         send();
         const every = setInterval(send, opts.streamMs ?? 500);
-        req.raw.on('close', () => clearInterval(every));
+        const end = () => {
+          clearInterval(every);
+          streams.delete(end);
+          res.end();
+        };
+        streams.add(end);
+        req.raw.on('close', end);
       });
 
       // dashboard
@@ -117,6 +125,7 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin & { readonly app: 
     async stop() {
       const a = app;
       app = undefined;
+      for (const end of [...streams]) end();
       if (a) await a.close();
     },
   };

@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { createEdgeAgent, type EdgeAgent } from '../edge/agent.ts';
+import { createStoreSimulator } from '../edge/simulate.ts';
+import { loadConfig } from '../firmware-config/load.ts';
+import type { StoreConfig } from '../firmware-config/schema.ts';
+import { setupHistory } from '../hub/history-setup.ts';
+import { startHub, type Hub } from '../hub/hub.ts';
+import type { VisitStore } from '../hub/visit-store.ts';
+
+// `npm start`: a whole demo store on this machine — the hub (embedded broker,
+// engine, API, dashboard), history (managed influxd when installed), simulated
+// edge nodes for firmware-config/examples/demo-store.yaml, and simulated shoppers.
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const configFile = process.env.GREETWATCH_CONFIG ?? path.join(root, 'firmware-config/examples/demo-store.yaml');
+const dataDir = path.join(root, '.data', 'demo');
+const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+
+function isAddrInUse(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+}
+
+/** the configured ports, or free ones when another program holds them */
+async function startOnFreePorts(cfg: StoreConfig, store: VisitStore): Promise<Hub> {
+  try {
+    return await startHub({ config: cfg, dataDir, log, store });
+  } catch (err) {
+    if (!isAddrInUse(err)) throw err;
+    console.log(`Port ${cfg.hub.http.port} or ${cfg.hub.mqtt.port} is taken; using free ports instead.`);
+    const free = { ...cfg, hub: { ...cfg.hub, http: { ...cfg.hub.http, port: 0 }, mqtt: { ...cfg.hub.mqtt, port: 0 } } };
+    return startHub({ config: free, dataDir, log, store });
+  }
+}
+
+async function main(): Promise<void> {
+  const cfg = loadConfig(configFile);
+  const history = await setupHistory(cfg, dataDir, log);
+  console.log(history.message);
+  const hub = await startOnFreePorts(cfg, history.store);
+  const agents: EdgeAgent[] = cfg.nodes.map((node) =>
+    createEdgeAgent({
+      store: cfg.store.id,
+      node,
+      rules: { greetWithinS: cfg.rules.greetWithinS, warnAtS: cfg.rules.warnAtS },
+      mqttUrl: hub.mqttUrl,
+      dataDir: path.join(dataDir, 'edge'),
+      fw: 'demo',
+      log,
+    }),
+  );
+  for (const a of agents) await a.start();
+  const sim = createStoreSimulator({
+    agents,
+    stepsLineZones: cfg.rules.stepsLineZones,
+    arrivalsPerHour: Number(process.env.DEMO_ARRIVALS_PER_HOUR ?? 90),
+    seed: Date.now() % 100_000,
+    log,
+  });
+  sim.start();
+
+  console.log(`
+greetwatch demo store "${cfg.store.name ?? cfg.store.id}" is running.
+  Floor dashboard : ${hub.httpUrl}/
+  Live API        : ${hub.httpUrl}/api/stores/${cfg.store.id}/live
+  Report API      : ${hub.httpUrl}/api/stores/${cfg.store.id}/report?from=<ISO>&to=<ISO>
+  MQTT broker     : ${hub.mqttUrl}  (topics greetwatch/v1/${cfg.store.id}/#)
+  Traces          : ${path.join(dataDir, 'traces')}
+Simulated shoppers arrive about ${process.env.DEMO_ARRIVALS_PER_HOUR ?? 90} an hour; staff greet most within 30 s, some late, some never.
+Press Ctrl-C to stop.`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    sim.stop();
+    for (const a of agents) await a.stop();
+    await hub.stop();
+    await history.stop();
+    console.log('Stopped cleanly.');
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error((err as Error).message);
+  process.exitCode = 1;
+});
