@@ -31,9 +31,8 @@ export interface EngineOptions {
 export type IngestStatus = 'accepted' | 'duplicate';
 
 interface Buffered {
-  /** clock of this node boot: a Pi without RTC starts each boot with another clock */
-  clock: string;
-  nodeMs: number;
+  /** corrected (hub) time, fixed at arrival */
+  t: number;
   rank: number;
   key: string;
   input: MachineInputBody;
@@ -94,8 +93,8 @@ export class GreetEngine {
   readonly #latestClock = new Map<string, string>();
   #final: FinalOutput = { visits: [], orphans: [] };
   #hubNow = -Infinity;
-  /** latest node time of any event, per node boot clock, for finish() */
-  readonly #nodeMaxMs = new Map<string, number>();
+  /** latest corrected time of any event, for finish() */
+  #lastT = -Infinity;
   #pendingCount = 0;
 
   constructor(opts: EngineOptions) {
@@ -160,16 +159,18 @@ export class GreetEngine {
     boot.seen++;
     counters.boots.set(ev.bootid, boot);
 
-    this.#nodeMaxMs.set(clock, Math.max(this.#nodeMaxMs.get(clock) ?? -Infinity, nodeMs));
+    // the offset as it stands when the event arrives: it depends only on what arrived
+    // before (and with) it, so live and replay, whatever their ticks, correct alike
+    const t = nodeMs + (this.#clock.offset(clock) ?? 0);
+    this.#lastT = Math.max(this.#lastT, t);
     const input = this.#toInput(ev, `${node}/${ev.id}`);
     if (!input) return 'accepted';
-    const b: Buffered = { clock, nodeMs, rank: RANK[ev.type] ?? 9, key: `${node}/${ev.id}`, input };
-    const offset = this.#clock.offset(clock) ?? 0;
-    if (nodeMs + offset < this.#committed.now) {
+    const b: Buffered = { t, rank: RANK[ev.type] ?? 9, key: `${node}/${ev.id}`, input };
+    if (b.t < this.#committed.now) {
       // later than reorderS: the committed view has moved past it. Applied now, at
       // its own time, rather than dropped (nothing seen is lost); counted per node.
       counters.tooLate++;
-      this.#committed.apply({ ...input, t: nodeMs + offset } as MachineInput);
+      this.#committed.apply({ ...input, t: b.t } as MachineInput);
       this.#collect();
       return 'accepted';
     }
@@ -195,9 +196,7 @@ export class GreetEngine {
   /** End of a replay: commit everything and move time to the last event (CONTRACT.md "Replay"). */
   finish(): void {
     this.#commitBefore(Infinity);
-    let last = -Infinity;
-    for (const [clock, ms] of this.#nodeMaxMs) last = Math.max(last, ms + (this.#clock.offset(clock) ?? 0));
-    if (Number.isFinite(last)) this.#committed.advanceTo(last);
+    if (Number.isFinite(this.#lastT)) this.#committed.advanceTo(this.#lastT);
     this.#collect();
   }
 
@@ -254,19 +253,13 @@ export class GreetEngine {
   #mergePending(before: number, fn: (t: number, b: Buffered) => void, consume: boolean): void {
     const queues: { q: Buffered[]; i: number }[] = [];
     for (const q of this.#pending.values()) if (q.length) queues.push({ q, i: 0 });
-    const offsets = new Map<string, number>();
-    const offsetOf = (clock: string) => {
-      let o = offsets.get(clock);
-      if (o === undefined) offsets.set(clock, (o = this.#clock.offset(clock) ?? 0));
-      return o;
-    };
     for (;;) {
       let best: { q: Buffered[]; i: number } | undefined;
       let bestT = Infinity;
       for (const s of queues) {
         const b = s.q[s.i];
         if (!b) continue;
-        const t = b.nodeMs + offsetOf(b.clock);
+        const t = b.t;
         if (!best || t < bestT || (t === bestT && cmpTie(b, best.q[best.i]!) < 0)) {
           best = s;
           bestT = t;
@@ -307,12 +300,12 @@ function cmpTie(a: Buffered, b: Buffered): number {
   return a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-/** Inserts by (nodeMs, rank, key); arrivals are nearly in order, so scan from the end. */
+/** Inserts by (t, rank, key); arrivals are nearly in order, so scan from the end. */
 function insertSorted(q: Buffered[], b: Buffered): void {
   let i = q.length;
   while (i > 0) {
     const prev = q[i - 1]!;
-    if (prev.nodeMs < b.nodeMs || (prev.nodeMs === b.nodeMs && cmpTie(prev, b) <= 0)) break;
+    if (prev.t < b.t || (prev.t === b.t && cmpTie(prev, b) <= 0)) break;
     i--;
   }
   q.splice(i, 0, b);

@@ -114,7 +114,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { re
       };
 
       const nodesHealth = (): NodeHealth[] => {
-        const ids = new Set<string>([...cfg.nodes.map((n) => n.id), ...[...eng.nodes()].map(([n]) => n), ...status.keys()]);
+        const ids = new Set<string>([...cfg.nodes.map((n) => n.id), ...[...eng.nodes()].map(([n]) => n), ...status.keys(), ...ctx.metrics.rejected.keys()]);
         return [...ids].sort().map((node) => {
           const c = eng.nodeCounters(node);
           const st = status.get(node);

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Value } from '@sinclair/typebox/value';
+import { createEdgeAgent, type EdgeAgent } from '../../edge/agent.ts';
+import { asSimInput, inputKeys, type SimIndicator } from '../../edge/io.ts';
+import { StoreConfig, type Rules } from '../../firmware-config/schema.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
+import type { VisitStore } from '../../hub/visit-store.ts';
+
+// A small real store for integration and browser tests: a hub on free ports and
+// two simulated edge nodes (entrance beam pair; counter button with an indicator)
+// talking to it over real TCP.
+
+export interface Rig {
+  hub: Hub;
+  cfg: StoreConfig;
+  door: EdgeAgent;
+  counter: EdgeAgent;
+  dir: string;
+  /** one person crosses the beam pair inward (outer then inner) */
+  walkIn(): Promise<void>;
+  walkOut(): Promise<void>;
+  /** the counter's greet button */
+  greet(): Promise<void>;
+  indicator(): SimIndicator;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number } = {}): Promise<Rig> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rig-'));
+  const raw = {
+    store: { id: 'rig', timezone: 'UTC' },
+    rules: { greetWithinS: 2, warnAtS: 1, groupWindowS: 0.3, greetLeadS: 0.2, reorderS: 0.3, ...opts.rules },
+    staff: [{ id: 'anna' }],
+    nodes: [
+      { id: 'door', driver: 'sim', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2, debounceMs: 5 }] },
+      { id: 'counter', driver: 'sim', buttons: [{ id: 'fob', kind: 'fob', action: 'greet', staff: 'anna', debounceMs: 5 }], indicator: {} },
+    ],
+    hub: { mqtt: { port: 0 }, http: { port: 0 } },
+  };
+  const cfg = Value.Default(StoreConfig, raw) as StoreConfig;
+  if (!Value.Check(StoreConfig, cfg)) throw new Error('rig config invalid');
+  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log, tickMs: opts.tickMs ?? 50, streamMs: 100, ...(opts.store ? { store: opts.store } : {}) });
+  const agent = (i: number) =>
+    createEdgeAgent({
+      store: cfg.store.id,
+      node: cfg.nodes[i]!,
+      rules: { greetWithinS: cfg.rules.greetWithinS, warnAtS: cfg.rules.warnAtS },
+      mqttUrl: hub.mqttUrl,
+      dataDir: path.join(dir, 'edge', cfg.nodes[i]!.id),
+      log,
+    });
+  const door = agent(0);
+  const counter = agent(1);
+  await door.start();
+  await counter.start();
+  const outer = asSimInput(door.inputs.get(inputKeys.beamOuter('beam')), 'door');
+  const inner = asSimInput(door.inputs.get(inputKeys.beamInner('beam')), 'door');
+  const fob = asSimInput(counter.inputs.get(inputKeys.button('fob')), 'counter');
+  const cross = async (first: typeof outer, second: typeof outer) => {
+    first.set(1);
+    await sleep(40);
+    second.set(1);
+    await sleep(40);
+    first.set(0);
+    await sleep(40);
+    second.set(0);
+    await sleep(40);
+  };
+  return {
+    hub,
+    cfg,
+    door,
+    counter,
+    dir,
+    walkIn: () => cross(outer, inner),
+    walkOut: () => cross(inner, outer),
+    async greet() {
+      fob.set(1);
+      await sleep(40);
+      fob.set(0);
+      await sleep(20);
+    },
+    indicator: () => counter.indicator as SimIndicator,
+    async stop() {
+      await door.stop();
+      await counter.stop();
+      await hub.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { InfluxDB } from 'influx';
+import { topics, type LiveSnapshot, type Report, type Visit } from '../../contract/index.ts';
+import { influxVisitStore } from '../../hub/influx-store.ts';
+import { startTestInfluxd, waitFor, type TestInfluxd } from '../helpers/influxd.ts';
+import { startRig, type Rig } from '../helpers/rig.ts';
+
+// Issue 2 §6: a real hub with a real influxd, simulated edge nodes over real TCP,
+// one on-time greeting and one late one; the report API and the points in InfluxDB.
+
+let influxd: TestInfluxd;
+let rig: Rig;
+let sub: mqtt.MqttClient;
+const published: Visit[] = [];
+
+const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
+  const res = await fetch(rig.hub.httpUrl + path);
+  return { status: res.status, body: (await res.json()) as T };
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  influxd = await startTestInfluxd();
+  rig = await startRig({ store: influxVisitStore({ url: influxd.url, database: 'gwtest', retryMs: 100 }) });
+  sub = await mqtt.connectAsync(rig.hub.mqttUrl);
+  sub.on('message', (topic, payload) => {
+    if (topic === topics.visits('rig')) published.push(JSON.parse(payload.toString()) as Visit);
+  });
+  await sub.subscribeAsync(topics.visits('rig'), { qos: 1 });
+  // both nodes online before driving anything
+  await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.nodes.filter((n) => n.online).length === 2, 'nodes online');
+});
+
+afterAll(async () => {
+  await sub?.endAsync();
+  await rig?.stop();
+  await influxd?.stop();
+});
+
+describe('a simulated store against a real hub and InfluxDB', () => {
+  it('pairs an on-time and a late greeting, reports them, stores them and publishes them', async () => {
+    const from = new Date(Date.now() - 60_000).toISOString();
+    await rig.walkIn();
+    // the party shows on the live view while it waits
+    await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.open.length === 1, 'party waiting');
+    await rig.greet(); // well inside greetWithinS (2 s)
+    await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.open.length === 0, 'party greeted');
+
+    await sleep(500); // past groupWindowS: the next person is a new party
+    await rig.walkIn();
+    // wait until the hub says it is late (greetWithinS 2 s) before the greet
+    await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.open.some((p) => p.level === 'late'), 'party late');
+    await rig.greet();
+
+    const to = new Date(Date.now() + 60_000).toISOString();
+    await waitFor(async () => published.length === 2, 'two final visits published on MQTT');
+    expect(published.map((v) => v.outcome)).toEqual(['met', 'late']);
+    expect(published.every((v) => v.staff === 'anna' && v.size === 1)).toBe(true);
+    expect(published[0]!.ttgS!).toBeLessThanOrEqual(2);
+    expect(published[1]!.ttgS!).toBeGreaterThan(2);
+
+    const { status, body } = await get<Report>(`/api/stores/rig/report?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ store: 'rig', visits: 2, met: 1, late: 1, walkouts: 0, missed: 0, pending: 0, serviceLevel: 0.5, serviceLevelStrict: 0.5 });
+    expect(body.byStaff.anna).toMatchObject({ greets: 2, met: 1 });
+    expect(body.maxS).toBe(published[1]!.ttgS);
+
+    // the points themselves, read straight from InfluxDB
+    const db = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: 'gwtest' });
+    let rows: { outcome: string; staff: string; ttg_s: number; party: string }[] = [];
+    await waitFor(async () => {
+      rows = (await db.query(`SELECT * FROM visit WHERE store = 'rig'`)) as unknown as typeof rows;
+      return rows.length === 2;
+    }, 'two visit points in InfluxDB');
+    expect(rows.map((r) => r.outcome).sort()).toEqual(['late', 'met']);
+    expect(rows.every((r) => r.staff === 'anna')).toBe(true);
+    expect(rows.map((r) => r.party).sort()).toEqual(published.map((v) => v.party).sort());
+  });
+
+  it('drives the counter indicator: warn, then late, then off when greeted', async () => {
+    const ind = rig.indicator();
+    ind.history.length = 0;
+    await rig.walkIn();
+    await waitFor(() => ind.level === 'late', 'indicator late');
+    await rig.greet();
+    await waitFor(() => ind.level === 'off', 'indicator off');
+    const changes = ind.history.filter((l, i, a) => i === 0 || a[i - 1] !== l);
+    expect(changes).toEqual(['warn', 'late', 'off']);
+  });
+
+  it('rejects a malformed event, counts it by node and reason, and keeps going', async () => {
+    const bad = await mqtt.connectAsync(rig.hub.mqttUrl);
+    await bad.publishAsync(topics.events('rig', 'door'), '{"specversion":"1.0"', { qos: 1 });
+    await bad.publishAsync(topics.events('rig', 'ghost'), '{}', { qos: 1 });
+    await bad.endAsync();
+    await waitFor(async () => {
+      const live = (await get<LiveSnapshot>('/api/stores/rig/live')).body;
+      return live.nodes.find((n) => n.node === 'door')?.rejected.GW_ERR_EVENT_JSON === 1 && live.nodes.find((n) => n.node === 'ghost')?.rejected.GW_ERR_UNKNOWN_NODE === 1;
+    }, 'rejections counted');
+    // still working
+    await rig.walkIn();
+    await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.open.length === 1, 'party after bad input');
+    await rig.greet();
+  });
+
+  it('answers bad report parameters with 400 naming the parameter', async () => {
+    const r1 = await get<{ error: string; message: string }>('/api/stores/rig/report?from=yesterday&to=2026-11-24');
+    expect(r1.status).toBe(400);
+    expect(r1.body.error).toBe('GW_ERR_BAD_PARAM');
+    expect(r1.body.message).toMatch(/^from: /);
+    const r2 = await get<{ error: string; message: string }>('/api/stores/rig/report?from=2026-11-24&to=2026-11-23');
+    expect(r2.status).toBe(400);
+    expect(r2.body.message).toMatch(/^to: /);
+    const r3 = await get<{ error: string; message: string }>('/api/stores/rig/report?to=2026-11-24');
+    expect(r3.body.message).toMatch(/^from: required/);
+    const r4 = await get<{ error: string }>('/api/stores/other/report?from=2026-11-23&to=2026-11-24');
+    expect(r4.status).toBe(404);
+    expect(r4.body.error).toBe('GW_ERR_NOT_FOUND');
+  });
+});
