@@ -45,7 +45,7 @@ function render(s: LiveSnapshot): void {
   $('waitingCount').textContent = String(s.open.length);
   const banner = $('banner');
   banner.hidden = s.history.enabled;
-  banner.textContent = s.history.enabled ? '' : `History is off: ${s.history.detail}`;
+  banner.textContent = s.history.enabled ? '' : s.history.detail;
 
   const list = $('waiting');
   const keep = new Set(s.open.map((p) => p.party));

@@ -27,7 +27,7 @@ export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logge
   const bin = findInfluxd();
   if (!bin) {
     const message =
-      'History is OFF: influxd was not found and INFLUX_URL is not set. The live view works; reports cover only this run. ' +
+      'History is off: influxd was not found and INFLUX_URL is not set. The live view works; reports cover only this run. ' +
       'To keep history: install InfluxDB 1.x (Debian/Ubuntu: sudo apt-get install influxdb) or set INFLUX_URL=http://host:8086.';
     return { store: memoryVisitStore(message), managed: null, message, stop: async () => {} };
   }

@@ -50,7 +50,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     opts.store ??
     (config.hub.influx.url
       ? influxVisitStore({ url: config.hub.influx.url, database: config.hub.influx.database, log })
-      : memoryVisitStore('history is off: no InfluxDB configured (set hub.influx.url, or install influxd for a managed one)'));
+      : memoryVisitStore('History is off: no InfluxDB configured (set hub.influx.url, or install influxd for a managed one)'));
   const ctx: HubContext = {
     config,
     dataDir,

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startRig, type Rig } from '../helpers/rig.ts';
+
+// Issue 2 §6: the floor page in a real headless Chromium sees a waiting party
+// appear, turn amber then red, and clear when a staff member greets.
+
+let rig: Rig;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  rig = await startRig({ rules: { warnAtS: 1, greetWithinS: 2 } });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  page = await browser.newPage();
+  await page.goto(`${rig.hub.httpUrl}/`);
+  await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await rig?.stop();
+});
+
+describe('floor dashboard', () => {
+  it('shows a waiting party with a running timer, amber then red, cleared on greet', async () => {
+    expect(await page.locator('#waiting li').count()).toBe(0);
+    await rig.walkIn();
+    const card = page.locator('#waiting li');
+    await card.first().waitFor({ timeout: 10_000 });
+    expect(await page.locator('#waitingCount').textContent()).toBe('1');
+    await page.locator('#waiting li[data-level="warn"]').waitFor({ timeout: 10_000 });
+    await page.locator('#waiting li[data-level="late"]').waitFor({ timeout: 10_000 });
+    const timer = await card.locator('.timer').textContent();
+    expect(timer).toMatch(/^0:0[2-9]$/);
+    const border = await card.evaluate((el) => getComputedStyle(el).borderLeftColor);
+    expect(border).toBe('rgb(198, 40, 40)'); // --late
+    if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/floor-late.png` });
+
+    await rig.greet();
+    await page.locator('#waiting li').first().waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await page.locator('#empty').isVisible()).toBe(true);
+    // the late greeting counts in today's figures
+    await page.locator('#visits', { hasText: '1' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#sl').textContent()).toBe('0%');
+  });
+
+  it('says when history is off', async () => {
+    expect(await page.locator('#banner').isVisible()).toBe(true);
+    expect(await page.locator('#banner').textContent()).toContain('History is off');
+  });
+});
