@@ -31,6 +31,14 @@ export const ErrorCodes = {
   TRACE_LINE: 'GW_ERR_TRACE_LINE',
   /** authentication required or wrong token */
   UNAUTHORIZED: 'GW_ERR_UNAUTHORIZED',
+  /** node `driver` names hardware support that is not written yet (gpio, firmata) */
+  DRIVER_UNSUPPORTED: 'GW_ERR_DRIVER_UNSUPPORTED',
+  /** the edge outbox journal cannot be read, written or locked */
+  OUTBOX_IO: 'GW_ERR_OUTBOX_IO',
+  /** an event built by a node does not pass the contract validator (a bug, not bad input) */
+  EVENT_BUILD: 'GW_ERR_EVENT_BUILD',
+  /** command line or node selection is wrong */
+  USAGE: 'GW_ERR_USAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
