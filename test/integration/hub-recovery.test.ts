@@ -1,0 +1,123 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { topics, type LiveSnapshot, type Report, type GwEvent } from '../../contract/index.ts';
+import { waitFor } from '../helpers/influxd.ts';
+import { trace } from '../helpers/trace.ts';
+
+// "Nothing acknowledged is ever lost, not across a kill -9 of the hub": the hub
+// records each event before it acknowledges it and replays its trace on start.
+// And CONTRACT.md "Replay": replaying the hub's own trace gives the hub's report.
+
+const root = path.resolve(import.meta.dirname, '../..');
+const bin = path.join(root, 'bin/greetwatch.mjs');
+let dir: string;
+let cfgFile: string;
+let httpUrl: string;
+let mqttUrl: string;
+let hub: ChildProcess | undefined;
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function startHubProcess(): Promise<void> {
+  const p = spawn(process.execPath, [bin, 'hub', '--config', cfgFile], { env: { ...process.env, LOG_LEVEL: 'warn', INFLUX_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  hub = p;
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await waitFor(async () => {
+    if (p.exitCode !== null) throw new Error(`hub exited ${p.exitCode}: ${err}`);
+    try {
+      return (await fetch(`${httpUrl}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  }, 'hub up', 30_000, 100);
+}
+
+const live = async () => (await (await fetch(`${httpUrl}/api/stores/rec/live`)).json()) as LiveSnapshot;
+
+async function publishAcked(events: GwEvent[]): Promise<void> {
+  const c = await mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0 });
+  for (const e of events) {
+    const node = e.source.split('/').pop()!;
+    await c.publishAsync(topics.events('rec', node), JSON.stringify(e), { qos: 1 }); // resolves on PUBACK
+  }
+  await c.endAsync();
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rec-'));
+  const [h, m] = [await freePort(), await freePort()];
+  httpUrl = `http://127.0.0.1:${h}`;
+  mqttUrl = `mqtt://127.0.0.1:${m}`;
+  cfgFile = path.join(dir, 'store.yaml');
+  fs.writeFileSync(
+    cfgFile,
+    `store: { id: rec }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nhub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  dataDir: data\n`,
+  );
+  await startHubProcess();
+});
+
+afterAll(async () => {
+  hub?.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('hub crash and replay', () => {
+  it('keeps every acknowledged event across kill -9, and replaying its trace gives its report', async () => {
+    const from = new Date(Date.now() - 60_000);
+    const t = trace('rec');
+    // events stamped when sent, as a node does (the hub estimates node clocks from this)
+    const stamp = (e: GwEvent) => ({ ...e, time: new Date().toISOString() }) as GwEvent;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const a = stamp(t.in(0));
+    await publishAcked([a]);
+    await sleep(800);
+    await publishAcked([stamp(t.greet(0, 'anna'))]);
+    await sleep(800);
+    const b = stamp(t.in(0));
+    await publishAcked([b]);
+    await waitFor(async () => {
+      const l = await live();
+      return l.open.length === 1 && l.today.met === 1;
+    }, 'party A met, party B waiting');
+
+    hub!.kill('SIGKILL');
+    await new Promise((r) => hub!.once('exit', r));
+    await startHubProcess();
+
+    // after the crash: B still waits, A still counts
+    const after = await live();
+    expect(after.open.map((p) => p.party)).toEqual([`door/${b.id}`]);
+    expect(after.today).toMatchObject({ visits: 1, met: 1 });
+
+    await publishAcked([stamp(t.greet(0, 'ben'))]);
+    await waitFor(async () => (await live()).today.met === 2, 'party B met');
+
+    const to = new Date(Date.now() + 60_000);
+    const q = `from=${from.toISOString()}&to=${to.toISOString()}`;
+    const report = (await (await fetch(`${httpUrl}/api/stores/rec/report?${q}`)).json()) as Report;
+    expect(report).toMatchObject({ visits: 2, met: 2, pending: 0 });
+    expect(Object.keys(report.byStaff).sort()).toEqual(['anna', 'ben']);
+
+    // the hub's own recorded trace, replayed offline, gives the same figures
+    const traces = fs.readdirSync(path.join(dir, 'data/traces')).map((f) => path.join(dir, 'data/traces', f));
+    const all = path.join(dir, 'all.jsonl');
+    fs.writeFileSync(all, traces.map((f) => fs.readFileSync(f, 'utf8')).join(''));
+    expect(fs.readFileSync(all, 'utf8').trim().split('\n')).toHaveLength(4);
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'replay', all, '--config', cfgFile, '--from', from.toISOString(), '--to', to.toISOString()]);
+    const replayed = JSON.parse(stdout) as Report;
+    expect(replayed).toEqual(report);
+  });
+});
