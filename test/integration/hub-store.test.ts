@@ -104,6 +104,28 @@ describe('a simulated store against a real hub and InfluxDB', () => {
     await rig.greet();
   });
 
+  it('estimates a node clock offset and flags a node more than 2 s off (issue 3 §3)', async () => {
+    const c = await mqtt.connectAsync(rig.hub.mqttUrl);
+    // the door node reboots with a clock 5 s behind the hub
+    const ev = {
+      specversion: '1.0',
+      id: 'skew-1',
+      source: '/stores/rig/nodes/door',
+      type: 'greetwatch.door.v1',
+      time: new Date(Date.now() - 5000).toISOString(),
+      bootid: 'reboot',
+      seq: 1,
+      data: { sensor: 'beam', state: 'open' },
+    };
+    await c.publishAsync(topics.events('rig', 'door'), JSON.stringify(ev), { qos: 1 });
+    await c.endAsync();
+    await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.nodes.find((n) => n.node === 'door')?.clockFlag === true, 'door flagged');
+    const door = (await get<LiveSnapshot>('/api/stores/rig/live')).body.nodes.find((n) => n.node === 'door')!;
+    expect(door.offsetMs!).toBeGreaterThanOrEqual(5000);
+    expect(door.offsetMs!).toBeLessThan(5500);
+    expect((await get<LiveSnapshot>('/api/stores/rig/live')).body.nodes.find((n) => n.node === 'counter')?.clockFlag).toBe(false);
+  });
+
   it('answers bad report parameters with 400 naming the parameter', async () => {
     const r1 = await get<{ error: string; message: string }>('/api/stores/rig/report?from=yesterday&to=2026-11-24');
     expect(r1.status).toBe(400);
