@@ -1,18 +1,24 @@
-import type { Visit } from '../../contract/index.ts';
+import type { Outcome, Visit } from '../../contract/index.ts';
 import type { ClosedVisit, Party } from './machine.ts';
 
 // Machine records (ms numbers) → the contract's Visit (ISO strings, seconds).
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function closedToVisit(store: string, v: ClosedVisit): Visit {
-  const out: Visit = { store, party: v.party, outcome: v.outcome, entryTime: iso(v.entry), size: v.size, closedTime: iso(v.closedAt) };
-  if (v.greet !== undefined) out.greetTime = iso(v.greet);
-  if (v.ttg !== undefined) out.ttgS = v.ttg / 1000;
-  if (v.staff !== undefined) out.staff = v.staff;
-  if (v.breach !== undefined) out.breachTime = iso(v.breach);
-  if (v.mark !== undefined) out.markTime = iso(v.mark);
+type Record_ = Pick<ClosedVisit, 'party' | 'entry' | 'size' | 'greet' | 'ttg' | 'staff' | 'breach' | 'mark'>;
+
+function toVisit(store: string, r: Record_, outcome: Outcome): Visit {
+  const out: Visit = { store, party: r.party, outcome, entryTime: iso(r.entry), size: r.size };
+  if (r.greet !== undefined) out.greetTime = iso(r.greet);
+  if (r.ttg !== undefined) out.ttgS = r.ttg / 1000;
+  if (r.staff !== undefined) out.staff = r.staff;
+  if (r.breach !== undefined) out.breachTime = iso(r.breach);
+  if (r.mark !== undefined) out.markTime = iso(r.mark);
   return out;
+}
+
+export function closedToVisit(store: string, v: ClosedVisit): Visit {
+  return { ...toVisit(store, v, v.outcome), closedTime: iso(v.closedAt) };
 }
 
 /**
@@ -20,17 +26,6 @@ export function closedToVisit(store: string, v: ClosedVisit): Visit {
  * have their outcome (met/late is fixed at the greet); ungreeted ones are `pending`.
  */
 export function openPartyToVisit(store: string, p: Readonly<Party>): Visit {
-  const out: Visit = {
-    store,
-    party: p.id,
-    outcome: p.greet !== undefined ? (p.greetedOutcome ?? 'late') : 'pending',
-    entryTime: iso(p.entry),
-    size: p.size,
-  };
-  if (p.greet !== undefined) out.greetTime = iso(p.greet);
-  if (p.ttg !== undefined) out.ttgS = p.ttg / 1000;
-  if (p.staff !== undefined) out.staff = p.staff;
-  if (p.breach !== undefined) out.breachTime = iso(p.breach);
-  if (p.mark !== undefined) out.markTime = iso(p.mark);
-  return out;
+  const outcome: Outcome = p.greet !== undefined ? (p.greetedOutcome ?? 'late') : 'pending';
+  return toVisit(store, { ...p, party: p.id }, outcome);
 }

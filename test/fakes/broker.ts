@@ -111,11 +111,4 @@ export async function startBroker(): Promise<TestBroker> {
   };
 }
 
-/** Polls `cond` until it holds; fails with `what` after timeoutMs. Not a timed assertion: it waits for a state. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000, intervalMs = 10): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { waitFor } from '../helpers/wait.ts';

@@ -59,12 +59,4 @@ export async function startTestInfluxd(opts: { httpPort?: number; log?: Logger }
   };
 }
 
-/** Polls `cond` until it is true; fails after `timeoutMs` with `what` in the message. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from './wait.ts';

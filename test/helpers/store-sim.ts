@@ -26,17 +26,9 @@ import { TimeZone } from '../../hub/engine/tz.ts';
 
 export type Rng = () => number;
 
-/** mulberry32: a tiny 32-bit PRNG, good enough for simulation, same sequence everywhere. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../edge/simulate.ts';
+
+export { mulberry32 };
 
 class Draw {
   constructor(readonly next: Rng) {}
