@@ -128,6 +128,8 @@ export const Hub = Type.Object(
         /** e.g. http://127.0.0.1:8086; unset = managed local influxd when installed, else history off */
         url: Type.Optional(Type.String()),
         database: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'greetwatch' }),
+        /** with no url: start a local influxd when one is installed (false = history in memory only) */
+        managed: Type.Boolean({ default: true }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -19,12 +19,16 @@ export interface History {
 
 export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logger, env = process.env): Promise<History> {
   const database = cfg.hub.influx.database;
-  const url = env.INFLUX_URL ?? cfg.hub.influx.url;
+  const url = env.INFLUX_URL || cfg.hub.influx.url;
   if (url) {
     const store = influxVisitStore({ url, database, log });
     return { store, managed: null, message: `History: InfluxDB at ${redact(url)}, database ${database}`, stop: async () => {} };
   }
-  const bin = findInfluxd();
+  const bin = cfg.hub.influx.managed ? findInfluxd() : null;
+  if (!cfg.hub.influx.managed) {
+    const message = 'History is off: hub.influx.managed is false and no InfluxDB url is set. Reports cover only this run.';
+    return { store: memoryVisitStore(message), managed: null, message, stop: async () => {} };
+  }
   if (!bin) {
     const message =
       'History is off: influxd was not found and INFLUX_URL is not set. The live view works; reports cover only this run. ' +

@@ -278,6 +278,15 @@ async function launchOnce(a: {
     }
   });
   // If our process exits without stop(), do not leave an orphan influxd holding the data dir.
+  // A parent killed with -9 runs no exit hook: a tiny watchdog stops influxd when we are
+  // gone, so a crashed hub (or test worker) never leaves a database server behind.
+  const watchdog = child.pid === undefined ? undefined : spawn(
+    'sh',
+    ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -TERM ${child.pid} 2>/dev/null; sleep 5; kill -KILL ${child.pid} 2>/dev/null`],
+    { detached: true, stdio: 'ignore' },
+  );
+  watchdog?.unref();
+  void exited.then(() => watchdog?.kill());
   const onParentExit = () => {
     child.kill('SIGTERM');
   };

@@ -64,7 +64,7 @@ beforeAll(async () => {
   cfgFile = path.join(dir, 'store.yaml');
   fs.writeFileSync(
     cfgFile,
-    `store: { id: rec }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nhub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  dataDir: data\n`,
+    `store: { id: rec }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nhub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n`,
   );
   await startHubProcess();
 });

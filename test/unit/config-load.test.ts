@@ -74,7 +74,7 @@ describe('parseConfig: valid configs', () => {
     expect(cfg.hub).toEqual({
       mqtt: { host: '127.0.0.1', port: 1883 },
       http: { host: '127.0.0.1', port: 8080 },
-      influx: { database: 'greetwatch' },
+      influx: { database: 'greetwatch', managed: true },
       dataDir: '.data',
       tokens: [],
     });
