@@ -193,10 +193,16 @@ export class GreetEngine {
     this.#collect();
   }
 
-  /** End of a replay: commit everything and move time to the last event (CONTRACT.md "Replay"). */
+  /**
+   * End of a replay: commit everything and move time to the last event (CONTRACT.md
+   * "Replay"). The hub's clock then stands at the last event's receive time (recvtime),
+   * which is where a live hub's view stood when that event arrived; an event stamped
+   * later than that (no recvtime) moves it further.
+   */
   finish(): void {
     this.#commitBefore(Infinity);
-    if (Number.isFinite(this.#lastT)) this.#committed.advanceTo(this.#lastT);
+    const end = Math.max(this.#lastT, this.#hubNow);
+    if (Number.isFinite(end)) this.#committed.advanceTo(end);
     this.#collect();
   }
 
