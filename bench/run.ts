@@ -6,6 +6,7 @@
 //   (b) heap with 10,000 open parties (engine, and the bare machine), MB and bytes/party
 //   (c) replay throughput of the fixture traces (replayTrace: JSON parse, validate, engine, report)
 //   (d) cost of the live view engine.live(now) with 10,000 open parties (ms per call)
+//   (e) the hub end to end on loopback: MQTT QoS 1 → validate → trace → engine (bench/hub-ingest.ts)
 // Prints a table, then the figures as JSON (to stdout, or to the --json file).
 
 import fs from 'node:fs';
@@ -22,6 +23,7 @@ import { VisitMachine, type MachineInput } from '../hub/engine/machine.ts';
 import { engineFor, replayTrace } from '../hub/engine/replay.ts';
 import { FIXTURES } from '../scripts/make-fixtures.ts';
 import { simulateStore, type SimMessage } from '../test/helpers/store-sim.ts';
+import { measureHubIngest } from './hub-ingest.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({ options: { json: { type: 'string' }, events: { type: 'string' } } });
@@ -328,7 +330,6 @@ for (const f of FIXTURES) {
   replays.push({ fixture: f.name, lines: events, bytes: fs.statSync(file).size, medianMs: med / 1000, eventsPerS: events / (med / 1e6) });
 }
 report.replay = replays;
-report.totalS = (performance.now() - started) / 1000;
 
 // ---------------------------------------------------------------------------
 // print
@@ -374,6 +375,14 @@ table(
   ['calls', 'mean ms', 'p50 ms', 'max ms'],
   [[String(lv.calls), fmt(lv.meanMs), fmt(lv.p50Ms), fmt(lv.maxMs)]],
 );
+const hubFig = await measureHubIngest();
+report.hub = hubFig;
+table(
+  `(e) hub on loopback: ${fmtInt(hubFig.events)} QoS 1 events from ${hubFig.clients} node clients, ${hubFig.window} in flight each (clients in-process)`,
+  ['events/s', 'PUBACK p50 ms', 'PUBACK p99 ms', 'to engine p50 ms', 'to engine p99 ms', 'bench process RSS MB'],
+  [[fmtInt(hubFig.eventsPerS), fmt(hubFig.pubackP50Ms), fmt(hubFig.pubackP99Ms), fmt(hubFig.acceptedP50Ms), fmt(hubFig.acceptedP99Ms), fmt(hubFig.rssMB, 0)]],
+);
+report.totalS = (performance.now() - started) / 1000;
 out.push('', `total ${fmt(report.totalS as number, 1)} s`);
 process.stdout.write(out.join('\n') + '\n');
 
