@@ -76,6 +76,8 @@ export const Report = Type.Object({
   byWeekday: Type.Array(WeekdayBucket),
   byStaff: Type.Record(Type.String(), StaffFigures),
   orphanGreets: Type.Integer(),
+  /** present when the figures may be incomplete, e.g. history (InfluxDB) could not be read */
+  warnings: Type.Optional(Type.Array(Type.String())),
 });
 export type Report = Static<typeof Report>;
 
@@ -107,6 +109,8 @@ export const NodeHealth = Type.Object({
   duplicates: Type.Integer(),
   /** seq gaps seen per bootid: events the node sent that never arrived */
   lost: Type.Integer(),
+  /** events that arrived later than reorderS (applied as best effort) */
+  tooLate: Type.Integer(),
   rejected: Type.Record(Type.String(), Type.Integer()),
 });
 export type NodeHealth = Static<typeof NodeHealth>;

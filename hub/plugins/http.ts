@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,12 +59,15 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin & { readonly app: 
         void reply.status(404).send({ error: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` });
       });
 
+      const tokens = cfg.hub.tokens.map((t) => Buffer.from(t));
       const auth = (req: FastifyRequest) => {
         if (cfg.hub.tokens.length === 0) return;
         const h = req.headers.authorization;
         const q = (req.query as Record<string, unknown>).token;
         const given = h?.startsWith('Bearer ') ? h.slice(7) : typeof q === 'string' ? q : undefined;
-        if (!given || !cfg.hub.tokens.includes(given)) throw new GwError(ErrorCodes.UNAUTHORIZED, 'missing or wrong bearer token');
+        if (!given || !tokens.some((t) => t.length === given.length && timingSafeEqual(t, Buffer.from(given)))) {
+          throw new GwError(ErrorCodes.UNAUTHORIZED, 'missing or wrong bearer token');
+        }
       };
       const storeParam = (req: FastifyRequest) => {
         const s = (req.params as { store: string }).store;

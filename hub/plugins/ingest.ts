@@ -7,6 +7,9 @@ import type { HubContext, HubPlugin } from '../context.ts';
 // reason, logged, and never affects other events). Accepted events are recorded
 // to the trace, then handed to the bus.
 
+/** an event is a few hundred bytes; anything this large is a fault or an attack */
+const MAX_PAYLOAD = 64 * 1024;
+
 export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, packet: PublishPacket) => void } {
   let ctx: HubContext | undefined;
   let known = new Set<string>();
@@ -40,6 +43,9 @@ export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, pack
       }
       if (known.size > 0 && !known.has(t.node)) {
         return reject(t.node, packet.topic, ErrorCodes.UNKNOWN_NODE, `node ${t.node} is not in the store config`);
+      }
+      if (packet.payload.length > MAX_PAYLOAD) {
+        return reject(t.node, packet.topic, ErrorCodes.EVENT_ENVELOPE, `payload of ${packet.payload.length} bytes is over the ${MAX_PAYLOAD} byte limit`);
       }
       const recvMs = c.clock.now();
       if (t.channel === 'status') {

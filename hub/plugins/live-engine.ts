@@ -133,6 +133,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { re
             events: c.events,
             duplicates: c.duplicates,
             lost,
+            tooLate: c.tooLate,
             rejected: ctx.metrics.rejectedFor(node),
           };
         });
@@ -204,16 +205,21 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { re
         tz: eng.tz,
         snapshot: () => snapshot ?? build(ctx.clock.now()),
         async report(fromMs, toMs) {
-          let stored: Visit[];
+          let stored: Visit[] = [];
+          const warnings: string[] = [];
           try {
             stored = await ctx.store.query(store, fromMs, toMs);
           } catch (err) {
-            throw err instanceof GwError ? err : new GwError(ErrorCodes.STORE_IO, `history query failed: ${(err as Error).message}`);
+            // a manager still gets what the hub knows (the last 48 h and the live view), marked as partial
+            const code = err instanceof GwError ? err.code : ErrorCodes.STORE_IO;
+            log.warn({ code, err: (err as Error).message }, 'history query failed; report from memory only');
+            warnings.push(`${code}: history could not be read (${(err as Error).message}); figures cover only the last 48 h the hub holds in memory`);
           }
           const now = ctx.clock.now();
           // live view first: buildReport keeps the first record of a party
           const visits = [...visitsFor(liveView(now)), ...recentFinal.values(), ...stored];
-          return buildReport({ store, fromMs, toMs, tz: eng.tz, visits, orphanTimes: [...orphanTimes, ...liveView(now).provisionalOrphans.map((o) => o.t)] });
+          const report = buildReport({ store, fromMs, toMs, tz: eng.tz, visits, orphanTimes: [...orphanTimes, ...liveView(now).provisionalOrphans.map((o) => o.t)] });
+          return warnings.length ? { ...report, warnings } : report;
         },
       };
     },

@@ -93,10 +93,12 @@ describe('a simulated store against a real hub and InfluxDB', () => {
     const bad = await mqtt.connectAsync(rig.hub.mqttUrl);
     await bad.publishAsync(topics.events('rig', 'door'), '{"specversion":"1.0"', { qos: 1 });
     await bad.publishAsync(topics.events('rig', 'ghost'), '{}', { qos: 1 });
+    await bad.publishAsync(topics.events('rig', 'door'), 'x'.repeat(100_000), { qos: 1 });
     await bad.endAsync();
     await waitFor(async () => {
       const live = (await get<LiveSnapshot>('/api/stores/rig/live')).body;
-      return live.nodes.find((n) => n.node === 'door')?.rejected.GW_ERR_EVENT_JSON === 1 && live.nodes.find((n) => n.node === 'ghost')?.rejected.GW_ERR_UNKNOWN_NODE === 1;
+      const door = live.nodes.find((n) => n.node === 'door')?.rejected;
+      return door?.GW_ERR_EVENT_JSON === 1 && door.GW_ERR_EVENT_ENVELOPE === 1 && live.nodes.find((n) => n.node === 'ghost')?.rejected.GW_ERR_UNKNOWN_NODE === 1;
     }, 'rejections counted');
     // still working
     await rig.walkIn();
@@ -139,5 +141,37 @@ describe('a simulated store against a real hub and InfluxDB', () => {
     const r4 = await get<{ error: string }>('/api/stores/other/report?from=2026-11-23&to=2026-11-24');
     expect(r4.status).toBe(404);
     expect(r4.body.error).toBe('GW_ERR_NOT_FOUND');
+  });
+
+  it('while InfluxDB is down, reports still answer (marked partial) and final visits reach it once it is back', async () => {
+    const db = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: 'gwtest' });
+    const count = async () => ((await db.query(`SELECT count(party) AS n FROM visit`)) as unknown as { n: number }[])[0]?.n ?? 0;
+    const before = await count();
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const reportBefore = (await get<Report>(`/api/stores/rig/report?from=${from}&to=${to}`)).body;
+    expect(reportBefore.warnings).toBeUndefined();
+
+    await influxd.stopServer();
+    const n = published.length;
+    await rig.walkIn();
+    await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.open.length === 1, 'party waiting');
+    await rig.greet();
+    await waitFor(() => published.length === n + 1, 'the visit is final');
+
+    const { status, body } = await get<Report>(`/api/stores/rig/report?from=${from}&to=${to}`);
+    expect(status).toBe(200);
+    expect(body.visits).toBe(reportBefore.visits + 1);
+    expect(body.warnings?.[0]).toMatch(/^GW_ERR_STORE_IO: history could not be read/);
+
+    await influxd.restart();
+    await waitFor(async () => {
+      try {
+        return (await count()) === before + 1;
+      } catch {
+        return false;
+      }
+    }, 'the backlog reaches InfluxDB');
+    expect((await get<Report>(`/api/stores/rig/report?from=${from}&to=${to}`)).body.warnings).toBeUndefined();
   });
 });
