@@ -197,12 +197,13 @@ export class GreetEngine {
    * End of a replay: commit everything and move time to the last event (CONTRACT.md
    * "Replay"). The hub's clock then stands at the last event's receive time (recvtime),
    * which is where a live hub's view stood when that event arrived; an event stamped
-   * later than that (no recvtime) moves it further.
+   * later than that (no recvtime) moves it further. Nothing more will come, so a
+   * deadline at that very instant has passed too.
    */
   finish(): void {
     this.#commitBefore(Infinity);
     const end = Math.max(this.#lastT, this.#hubNow);
-    if (Number.isFinite(end)) this.#committed.advanceTo(end);
+    if (Number.isFinite(end)) this.#committed.advanceTo(end, true);
     this.#collect();
   }
 

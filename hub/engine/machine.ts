@@ -36,8 +36,17 @@ export interface Party {
   greetedOutcome?: 'met' | 'late';
   breach?: number;
   mark?: number;
-  /** `out` crossings this party still absorbs after its mark (size − 1) */
-  absorbLeft: number;
+  /** order of marks, for "the most recently marked" among marks of the same ms */
+  markSeq?: number;
+}
+
+/** A party marked as leaving absorbs the next size − 1 outs within groupWindowS of its mark. */
+interface Absorber {
+  party: string;
+  markedAt: number;
+  absorbed: number;
+  /** the party's size, kept up to date while it grows */
+  size: number;
 }
 
 export interface ClosedVisit {
@@ -107,7 +116,8 @@ export class VisitMachine {
   #parties = new Map<string, Party>();
   #timers = new MinHeap<Timer>();
   #lastIn: { t: number; party: string } | undefined;
-  #lastMarked: string | undefined;
+  /** parties marked within the last groupWindowS, oldest mark first */
+  #absorbers: Absorber[] = [];
   #pendingGreets = new Map<number, { t: number; staff?: string }>();
   #staffPasses = new Map<number, number>();
   #counters: MachineCounters = {
@@ -169,18 +179,22 @@ export class VisitMachine {
     c.#parties = new Map([...this.#parties].map(([k, p]) => [k, { ...p }]));
     c.#timers = this.#timers.clone();
     c.#lastIn = this.#lastIn;
-    c.#lastMarked = this.#lastMarked;
+    c.#absorbers = this.#absorbers.map((a) => ({ ...a }));
     c.#pendingGreets = new Map(this.#pendingGreets);
     c.#staffPasses = new Map(this.#staffPasses);
     c.#counters = { ...this.#counters };
     return c;
   }
 
-  /** Moves time to `t`, firing every deadline strictly before it. */
-  advanceTo(t: number): void {
+  /**
+   * Moves time to `t`, firing every deadline strictly before it (an event stamped `t`
+   * may still come). `inclusive`: no event will come any more (the end of a replay), so
+   * a deadline at `t` itself has passed too.
+   */
+  advanceTo(t: number, inclusive = false): void {
     for (;;) {
       const top = this.#timers.peek();
-      if (!top || top.at >= t) break;
+      if (!top || top.at > t || (top.at === t && !inclusive)) break;
       this.#timers.pop();
       if (top.at > this.#now) this.#now = top.at;
       this.#fire(top);
@@ -238,11 +252,12 @@ export class VisitMachine {
     if (prev && prevParty && t - prev.t <= this.#r.groupWindow) {
       prevParty.size++;
       prevParty.lastIn = t;
+      for (const a of this.#absorbers) if (a.party === prevParty.id) a.size = prevParty.size;
       this.#lastIn = { t, party: prevParty.id };
       if (prevParty.greet !== undefined) this.#scheduleLinger(prevParty);
       return;
     }
-    const p: Party = { id: key, entry: t, lastIn: t, size: 1, absorbLeft: 0 };
+    const p: Party = { id: key, entry: t, lastIn: t, size: 1 };
     this.#parties.set(p.id, p);
     this.#lastIn = { t, party: p.id };
     this.#out.push({ kind: 'opened', party: p.id, t });
@@ -256,10 +271,13 @@ export class VisitMachine {
   }
 
   #customerOut(t: number): void {
-    // the marked party absorbs the next size−1 outs that follow its mark within groupWindowS
-    const lm = this.#lastMarked ? this.#parties.get(this.#lastMarked) : undefined;
-    if (lm && lm.mark !== undefined && lm.greet === undefined && lm.absorbLeft > 0 && t - lm.mark <= this.#r.groupWindow) {
-      lm.absorbLeft--;
+    // "that party absorbs the next size − 1 out crossings that follow within groupWindowS"
+    // (of its mark; size as the party stands now; stated without condition, so a greet
+    // inside the window does not end it). The earliest mark has first claim.
+    this.#absorbers = this.#absorbers.filter((a) => t - a.markedAt <= this.#r.groupWindow);
+    const absorber = this.#absorbers.find((a) => a.absorbed < a.size - 1);
+    if (absorber) {
+      absorber.absorbed++;
       this.#counters.absorbedExits++;
       return;
     }
@@ -275,8 +293,8 @@ export class VisitMachine {
       return;
     }
     pick.mark = t;
-    pick.absorbLeft = pick.size - 1;
-    this.#lastMarked = pick.id;
+    pick.markSeq = ++this.#seq;
+    this.#absorbers.push({ party: pick.id, markedAt: t, absorbed: 0, size: pick.size });
     this.#timers.push({ at: t + this.#r.walkoutConfirm, seq: ++this.#seq, kind: 'confirm', party: pick.id, mark: t });
   }
 
@@ -289,7 +307,7 @@ export class VisitMachine {
       if (p.mark === undefined) {
         if (t - p.entry <= this.#r.greetHorizon && (!oldestInHorizon || p.entry < oldestInHorizon.entry)) oldestInHorizon = p;
         if (!newestUnmarked || p.entry >= newestUnmarked.entry) newestUnmarked = p;
-      } else if (!latestMarked || p.mark >= latestMarked.mark!) {
+      } else if (!latestMarked || p.mark > latestMarked.mark! || (p.mark === latestMarked.mark && p.markSeq! > latestMarked.markSeq!)) {
         latestMarked = p;
       }
     }
@@ -312,8 +330,7 @@ export class VisitMachine {
     // "a leaving party greeted later loses its mark (someone else left)"
     if (p.mark !== undefined) {
       delete p.mark;
-      p.absorbLeft = 0;
-      if (this.#lastMarked === p.id) this.#lastMarked = undefined;
+      delete p.markSeq;
     }
     this.#out.push({ kind: 'greeted', party: p.id, t: now });
     this.#scheduleLinger(p);
@@ -377,7 +394,6 @@ export class VisitMachine {
 
   #close(p: Party, outcome: FinalOutcome, closedAt: number): void {
     this.#parties.delete(p.id);
-    if (this.#lastMarked === p.id) this.#lastMarked = undefined;
     const v: ClosedVisit = { party: p.id, outcome, entry: p.entry, size: p.size, closedAt };
     if (p.greet !== undefined) v.greet = p.greet;
     if (p.ttg !== undefined) v.ttg = p.ttg;

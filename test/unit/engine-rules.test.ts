@@ -147,6 +147,27 @@ describe('walkouts', () => {
       { at: 10, outcome: 'walkout', size: 2 },
     ]);
   });
+  it('absorption counts the party as it stands: a member who joins after the mark leaves with it', () => {
+    // in@10 marked by out@12 (size 1), in@12.5 joins (size 2), out@13 is absorbed, not a mark on the party of 0
+    const r = run((t) => (t.in(0), t.in(10), t.out(12), t.in(12.5), t.out(13), t.greet(30), settle(t)));
+    expect(r.out).toEqual([
+      { at: 0, outcome: 'met', size: 1, ttg: 30 },
+      { at: 10, outcome: 'shortWalkout', size: 2 },
+    ]);
+  });
+  it('absorption goes on when the marked party is greeted inside the window', () => {
+    // out@20 marks B (size 2); greet@21 (every ungreeted party marked) goes to B; out@22 is still B's
+    const r = run((t) => (t.in(0), t.greet(1), t.in(10), t.in(11), t.out(20), t.greet(21), t.out(22), t.in(60), t.out(61), settle(t)));
+    expect(r.out.map((o) => o.outcome)).toEqual(['met', 'met', 'shortWalkout']);
+  });
+  it('of two marks at the same instant, the one made last is the most recent', () => {
+    // both outs at 20 mark: first the party of 10, then the party of 0; the greet goes to the party of 0
+    const r = run((t) => (t.in(0), t.in(10), t.out(20), t.out(20), t.greet(25), settle(t)));
+    expect(r.out).toEqual([
+      { at: 0, outcome: 'met', size: 1, ttg: 25 },
+      { at: 10, outcome: 'walkout', size: 1 },
+    ]);
+  });
   it('an out with no ungreeted party in walkoutWindowS is a greeted customer leaving', () => {
     expect(run((t) => (t.in(0), t.greet(5), t.out(30), settle(t))).out).toEqual([{ at: 0, outcome: 'met', size: 1, ttg: 5 }]);
     expect(run((t) => (t.in(0), t.out(130), settle(t))).out).toEqual([{ at: 0, outcome: 'missed', size: 1 }]);
@@ -160,6 +181,10 @@ describe('walkouts', () => {
 describe('expiry and pending', () => {
   it('ungreeted and unmarked after expireS is missed', () => {
     expect(run((t) => (t.in(0), settle(t, 601))).out[0]?.outcome).toBe('missed');
+  });
+  it('a deadline at the very last event of a replay has passed', () => {
+    expect(run((t) => (t.in(0), settle(t, 600))).out[0]?.outcome).toBe('missed');
+    expect(run((t) => (t.in(0), settle(t, 599.999))).out[0]?.outcome).toBe('pending');
   });
   it('a party still open when the trace ends is pending', () => {
     const r = run((t) => (t.in(0), settle(t, 100)));
