@@ -154,6 +154,7 @@ describe('a simulated store against a real hub and InfluxDB', () => {
 
     await influxd.stopServer();
     const n = published.length;
+    await sleep(500); // past groupWindowS: not a member of the previous test's party
     await rig.walkIn();
     await waitFor(async () => (await get<LiveSnapshot>('/api/stores/rig/live')).body.open.length === 1, 'party waiting');
     await rig.greet();
