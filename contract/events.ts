@@ -60,6 +60,9 @@ export const Envelope = Type.Object({
   data: Type.Unknown(),
   /** extension: hub receive time, added to recorded traces (CONTRACT.md "Replay") */
   recvtime: Type.Optional(Time),
+  /** extension: the node clock when the event was published (later than `time` for a crossing,
+   *  or after a buffer flush); the hub's clock offset estimate uses it when present */
+  senttime: Type.Optional(Time),
 });
 export type Envelope = Static<typeof Envelope>;
 

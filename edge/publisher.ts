@@ -114,7 +114,10 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const send = (c: MqttClient, event: GwEvent): void => {
     inflight.add(event.id);
     stats.published++;
-    c.publish(eventsTopic, JSON.stringify(event), { qos: 1, retain: false }, (err) => {
+    // extension attribute `senttime`: the node clock when the event leaves, so the hub's
+    // clock estimate does not mistake a crossing's duration or a buffer flush for skew
+    const payload = JSON.stringify({ ...event, senttime: new Date(clock.now()).toISOString() });
+    c.publish(eventsTopic, payload, { qos: 1, retain: false }, (err) => {
       settled(event.id);
       if (err) {
         // not acknowledged: it stays in the outbox and is sent again

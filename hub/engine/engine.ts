@@ -140,9 +140,12 @@ export class GreetEngine {
     const node = parseSource(ev.source)?.node ?? ev.source;
     const nodeMs = Date.parse(ev.time);
     const counters = this.nodeCounters(node);
-    // every copy is a clock sample: the minimum is the same whatever copy came first
+    // every copy is a clock sample: the minimum is the same whatever copy came first.
+    // `senttime` (our extension) is when the node sent it: a crossing is sent when the
+    // person has passed both beams, a flush long after; without it `time` stands in.
     const clock = `${node}/${ev.bootid}`;
-    this.#clock.observe(clock, nodeMs, recvMs);
+    const sentMs = ev.senttime !== undefined ? Date.parse(ev.senttime) : nodeMs;
+    this.#clock.observe(clock, Number.isFinite(sentMs) ? sentMs : nodeMs, recvMs);
     this.#latestClock.set(node, clock);
     this.#setNow(recvMs);
     const key = `${ev.source}\u0000${ev.id}`;

@@ -157,4 +157,33 @@ describe('node clocks (issue 3 §3)', () => {
       { numRuns: 200 },
     );
   });
+
+  it('a crossing sent when the person has passed (senttime after time) does not bias the door clock', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -10_000, max: 10_000 }),
+        fc.array(fc.record({ gap: fc.integer({ min: 40_000, max: 200_000 }), ttg: fc.integer({ min: 0, max: 29_000 }), crossMs: fc.integer({ min: 150, max: 1500 }) }), { minLength: 1, maxLength: 20 }),
+        (skew, visits) => {
+          const msgs: string[] = [];
+          let t = 0;
+          const b = trace();
+          for (const v of visits) {
+            t += v.gap;
+            // the entry is stamped at the first beam and sent when the crossing completes
+            const i = b.in((t + skew) / 1000, 'door');
+            const sent = T0 + t + v.crossMs;
+            msgs.push(JSON.stringify({ ...i, senttime: new Date(sent + skew).toISOString(), recvtime: new Date(sent + 2).toISOString() }));
+            const g = b.greet((t + v.ttg) / 1000, undefined, 'counter');
+            msgs.push(JSON.stringify({ ...g, recvtime: new Date(T0 + t + v.ttg + 2).toISOString() }));
+          }
+          msgs.sort((x, y) => (JSON.parse(x) as { recvtime: string }).recvtime.localeCompare((JSON.parse(y) as { recvtime: string }).recvtime));
+          const r = replayTrace(msgs, cfg);
+          const got = r.visits.sort((a, b2) => a.entryTime.localeCompare(b2.entryTime)).map((v) => v.ttgS ?? NaN);
+          expect(got).toHaveLength(visits.length);
+          got.forEach((g2, k) => expect(Math.abs(g2 - visits[k]!.ttg / 1000)).toBeLessThanOrEqual(0.05));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
