@@ -15,7 +15,7 @@ import type { VisitStore } from '../hub/visit-store.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const configFile = process.env.GREETWATCH_CONFIG ?? path.join(root, 'firmware-config/examples/demo-store.yaml');
-const dataDir = path.join(root, '.data', 'demo');
+const dataDir = process.env.GREETWATCH_DATA_DIR ?? path.join(root, '.data', 'demo');
 const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 
 function isAddrInUse(err: unknown): boolean {
@@ -36,6 +36,9 @@ async function startOnFreePorts(cfg: StoreConfig, store: VisitStore): Promise<Hu
 
 async function main(): Promise<void> {
   const cfg = loadConfig(configFile);
+  // ports may be overridden (0 = any free port), e.g. to run a second demo beside the first
+  if (process.env.GREETWATCH_HTTP_PORT) cfg.hub.http.port = Number(process.env.GREETWATCH_HTTP_PORT);
+  if (process.env.GREETWATCH_MQTT_PORT) cfg.hub.mqtt.port = Number(process.env.GREETWATCH_MQTT_PORT);
   const history = await setupHistory(cfg, dataDir, log);
   console.log(history.message);
   const hub = await startOnFreePorts(cfg, history.store);
