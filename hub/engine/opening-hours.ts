@@ -21,10 +21,11 @@ export function openingHoursCheck(hours: OpeningHours | undefined, tz: TimeZone)
     return { from: minutes(a), to: minutes(b) };
   });
   return (ms) => {
-    const p = tz.parts(ms);
-    const span = spans[p.weekday];
+    const local = tz.localMs(ms);
+    const day = Math.floor(local / 86_400_000);
+    const span = spans[(((day + 3) % 7) + 7) % 7]; // 1970-01-01 was a Thursday; Monday = 0
     if (!span) return false;
-    const m = p.hour * 60 + p.minute + p.second / 60;
+    const m = (local - day * 86_400_000) / 60_000;
     return m >= span.from && m < span.to;
   };
 }

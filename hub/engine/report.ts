@@ -98,7 +98,7 @@ export function buildReport(input: ReportInput): Report {
       pending++;
       continue;
     }
-    const local = tz.parts(t);
+    const local = tz.hourWeekday(t);
     add(total, v);
     add(hours[local.hour]!, v);
     add(days[local.weekday]!, v);

@@ -14,9 +14,14 @@ export interface LocalParts {
 
 const WEEKDAY_INDEX: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
 
+const QUARTER = 15 * 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
 export class TimeZone {
   readonly name: string;
   readonly #fmt: Intl.DateTimeFormat;
+  readonly #offsets = new Map<number, number>();
   constructor(name: string) {
     this.name = name;
     this.#fmt = new Intl.DateTimeFormat('en-US', {
@@ -44,6 +49,31 @@ export class TimeZone {
       second: Number(p.second),
       weekday: WEEKDAY_INDEX[p.weekday ?? ''] ?? 0,
     };
+  }
+
+  /**
+   * Store-local wall time of `ms`, as a number of ms since 1970-01-01 local. UTC offsets
+   * only change on quarter hours, so the offset is cached per UTC quarter hour: reports
+   * and opening hours call this for every party, many times a second on the live view,
+   * and Intl's formatToParts is slow.
+   */
+  localMs(ms: number): number {
+    const q = Math.floor(ms / QUARTER);
+    let off = this.#offsets.get(q);
+    if (off === undefined) {
+      if (this.#offsets.size > 50_000) this.#offsets.clear();
+      off = this.offsetMs(q * QUARTER);
+      this.#offsets.set(q, off);
+    }
+    return ms + off;
+  }
+
+  /** store-local hour (0–23) and weekday (0 = Monday) of `ms` */
+  hourWeekday(ms: number): { hour: number; weekday: number } {
+    const local = this.localMs(ms);
+    const day = Math.floor(local / DAY);
+    // 1970-01-01 was a Thursday (3 when Monday is 0)
+    return { hour: Math.floor((local - day * DAY) / HOUR), weekday: (((day + 3) % 7) + 7) % 7 };
   }
 
   /** UTC offset (local − UTC) in ms at instant `ms`. */
