@@ -56,15 +56,17 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { re
       const warnMs = cfg.rules.warnAtS * 1000;
       const lateMs = cfg.rules.greetWithinS * 1000;
 
-      const takeFinal = (publish: boolean) => {
+      /** live: final visits go on the bus (history, MQTT); recovering: they are collected and stored once */
+      let recoveredVisits: Visit[] | null = [];
+      const takeFinal = () => {
         const out = eng.drainFinal();
         for (const o of out.orphans) orphanTimes.push(o.t);
         for (const cv of out.visits) {
           const v = closedToVisit(store, cv);
           recentFinal.set(v.party, v);
-          if (publish) ctx.bus.emit('visit:final', { visit: v });
+          if (recoveredVisits) recoveredVisits.push(v);
+          else ctx.bus.emit('visit:final', { visit: v });
         }
-        if (!publish && out.visits.length) void ctx.store.write(out.visits.map((cv) => closedToVisit(store, cv)));
       };
 
       // --- recovery: replay recorded traces (kill -9 leaves them whole up to the last acknowledged event)
@@ -82,11 +84,14 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { re
           const recv = Date.parse(v.value.recvtime);
           eng.ingest(v.value, recv);
           eng.advance(recv);
-          takeFinal(false);
+          takeFinal();
           recovered++;
         }
       }
-      if (recovered) log.info({ events: recovered }, 'recovered state from recorded traces');
+      if (recovered) log.info({ events: recovered, visits: recoveredVisits.length }, 'recovered state from recorded traces');
+      // re-stored (idempotent per party) in one batch, not re-published: subscribers had them
+      if (recoveredVisits.length) void ctx.store.write(recoveredVisits);
+      recoveredVisits = null;
 
       // today's final visits from history, so the floor's "today" survives restarts
       try {
@@ -183,7 +188,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { re
       const tick = () => {
         const now = ctx.clock.now();
         eng.advance(now);
-        takeFinal(true);
+        takeFinal();
         // forget what no report of "recent" needs any more
         const cutoff = now - KEEP_MS;
         for (const [k, v] of recentFinal) if (Date.parse(v.entryTime) < cutoff) recentFinal.delete(k);
