@@ -86,7 +86,8 @@ export class GreetEngine {
   readonly #clock: ClockSync;
   readonly #dedupeWindowMs: number;
   readonly #seen = new Map<string, number>();
-  readonly #pending = new Map<string, Buffered[]>();
+  /** events not yet committed, in (corrected time, rank, key) order */
+  #pending: Buffered[] = [];
   readonly #committed: VisitMachine;
   readonly #nodes = new Map<string, NodeCounters>();
   /** node → clock key of its latest boot, for /live */
@@ -95,7 +96,6 @@ export class GreetEngine {
   #hubNow = -Infinity;
   /** latest corrected time of any event, for finish() */
   #lastT = -Infinity;
-  #pendingCount = 0;
 
   constructor(opts: EngineOptions) {
     this.store = opts.store;
@@ -111,7 +111,7 @@ export class GreetEngine {
     return this.#hubNow;
   }
   get bufferedCount(): number {
-    return this.#pendingCount;
+    return this.#pending.length;
   }
   get committedMachine(): Readonly<VisitMachine> {
     return this.#committed;
@@ -177,13 +177,7 @@ export class GreetEngine {
       this.#collect();
       return 'accepted';
     }
-    let q = this.#pending.get(node);
-    if (!q) {
-      q = [];
-      this.#pending.set(node, q);
-    }
-    insertSorted(q, b);
-    this.#pendingCount++;
+    insertSorted(this.#pending, b);
     return 'accepted';
   }
 
@@ -220,7 +214,7 @@ export class GreetEngine {
   /** The provisional view at hub time `nowMs`: committed state plus buffered events. */
   live(nowMs = this.#hubNow): LiveView {
     const m = this.#committed.clone();
-    this.#mergePending(Infinity, (t, b) => m.apply({ ...b.input, t } as MachineInput), false);
+    for (const b of this.#pending) m.apply({ ...b.input, t: b.t } as MachineInput);
     m.advanceTo(nowMs);
     const provisional: ClosedVisit[] = [];
     const provisionalOrphans: OrphanGreet[] = [];
@@ -256,37 +250,13 @@ export class GreetEngine {
   }
 
   #commitBefore(frontier: number): void {
-    this.#mergePending(frontier, (t, b) => this.#committed.apply({ ...b.input, t } as MachineInput), true);
-  }
-
-  /** k-way merge of the per-node buffers in (corrected time, rank, key) order, up to `before`. */
-  #mergePending(before: number, fn: (t: number, b: Buffered) => void, consume: boolean): void {
-    const queues: { q: Buffered[]; i: number }[] = [];
-    for (const q of this.#pending.values()) if (q.length) queues.push({ q, i: 0 });
-    for (;;) {
-      let best: { q: Buffered[]; i: number } | undefined;
-      let bestT = Infinity;
-      for (const s of queues) {
-        const b = s.q[s.i];
-        if (!b) continue;
-        const t = b.t;
-        if (!best || t < bestT || (t === bestT && cmpTie(b, best.q[best.i]!) < 0)) {
-          best = s;
-          bestT = t;
-        }
-      }
-      if (!best || !(bestT < before)) break;
-      fn(bestT, best.q[best.i]!);
-      best.i++;
+    let n = 0;
+    for (const b of this.#pending) {
+      if (!(b.t < frontier)) break;
+      this.#committed.apply({ ...b.input, t: b.t } as MachineInput);
+      n++;
     }
-    if (consume) {
-      for (const s of queues) {
-        if (s.i > 0) {
-          s.q.splice(0, s.i);
-          this.#pendingCount -= s.i;
-        }
-      }
-    }
+    if (n > 0) this.#pending.splice(0, n);
   }
 
   #collect(): void {
