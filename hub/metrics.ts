@@ -12,9 +12,4 @@ export class Metrics {
   rejectedFor(node: string): Record<string, number> {
     return Object.fromEntries(this.rejected.get(node) ?? []);
   }
-  totalRejected(): number {
-    let n = 0;
-    for (const m of this.rejected.values()) for (const v of m.values()) n += v;
-    return n;
-  }
 }

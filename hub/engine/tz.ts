@@ -105,12 +105,3 @@ export class TimeZone {
     return this.fromLocal(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
   }
 }
-
-export function isValidTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}

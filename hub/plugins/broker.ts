@@ -15,14 +15,11 @@ export interface BrokerOptions {
   gate?: PublishGate;
 }
 
-export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin & { readonly broker: Aedes | undefined } {
+export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
   let broker: Aedes | undefined;
   let server: net.Server | undefined;
   return {
     name: 'broker',
-    get broker() {
-      return broker;
-    },
     async start(ctx: HubContext) {
       const log = ctx.log.child({ name: 'hub:broker' });
       broker = await Aedes.createBroker({ drainTimeout: 10_000 });

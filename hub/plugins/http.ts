@@ -27,15 +27,12 @@ export interface HttpOptions {
   streamMs?: number;
 }
 
-export function httpPlugin(opts: HttpOptions = {}): HubPlugin & { readonly app: FastifyInstance | undefined } {
+export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
   let app: FastifyInstance | undefined;
   /** open SSE streams: ended on stop, or the server would wait for them forever */
   const streams = new Set<() => void>();
   return {
     name: 'http',
-    get app() {
-      return app;
-    },
     async start(ctx: HubContext) {
       const cfg = ctx.config;
       const store = cfg.store.id;

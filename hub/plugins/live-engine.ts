@@ -3,7 +3,7 @@ import readline from 'node:readline';
 import type { IndicatorLevel, LiveSnapshot, NodeHealth, NodeStatus, OpenParty, Report, Visit } from '../../contract/index.ts';
 import { GwError, ErrorCodes, validateEvent, parseJson } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
-import type { GreetEngine, LiveView } from '../engine/engine.ts';
+import type { LiveView } from '../engine/engine.ts';
 import { buildReport } from '../engine/report.ts';
 import { engineFor, storeCheck } from '../engine/replay.ts';
 import type { TimeZone } from '../engine/tz.ts';
@@ -30,8 +30,7 @@ export interface LiveEngineOptions {
 
 const KEEP_MS = 48 * 3_600_000;
 
-export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { readonly engine: GreetEngine | undefined } {
-  let engine: GreetEngine | undefined;
+export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   let timer: NodeJS.Timeout | undefined;
   const offBus: (() => void)[] = [];
   /** final visits of the last 48 h, by party: reports stay right while the store catches up */
@@ -44,14 +43,10 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin & { re
 
   return {
     name: 'live-engine',
-    get engine() {
-      return engine;
-    },
     async start(ctx: HubContext) {
       const log = ctx.log.child({ name: 'hub:engine' });
       const cfg = ctx.config;
       const eng = engineFor(cfg);
-      engine = eng;
       const store = cfg.store.id;
       const warnMs = cfg.rules.warnAtS * 1000;
       const lateMs = cfg.rules.greetWithinS * 1000;
