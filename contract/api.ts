@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ClockSync, FaultData } from './events.ts';
 import { Id } from './ids.ts';
 
 // Shapes of what the hub publishes and serves: closed visits (MQTT `visits`),
@@ -95,6 +96,16 @@ export const OpenParty = Type.Object({
 });
 export type OpenParty = Static<typeof OpenParty>;
 
+/** The latest greetwatch.fault.v1 of one sensor, as the hub keeps it. */
+export const SensorFault = Type.Object({
+  sensor: Id(),
+  kind: FaultData.properties.kind,
+  detail: Type.Optional(Type.String()),
+  /** the fault's time, hub-corrected, ISO UTC */
+  time: Type.String(),
+});
+export type SensorFault = Static<typeof SensorFault>;
+
 export const NodeHealth = Type.Object({
   node: Id(),
   online: Type.Boolean(),
@@ -112,6 +123,15 @@ export const NodeHealth = Type.Object({
   /** events that arrived later than reorderS (applied as best effort) */
   tooLate: Type.Integer(),
   rejected: Type.Record(Type.String(), Type.Integer()),
+  // extensions from the node's retained status (null until a node reports them)
+  uptimeS: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  outbox: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  dropped: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  clock: Type.Optional(Type.Union([ClockSync, Type.Null()])),
+  /** the latest fault per sensor (a `recovered` one shows the sensor is fine again) */
+  faults: Type.Optional(Type.Array(SensorFault)),
+  /** fault events received from this node (recoveries not counted) */
+  faultCount: Type.Optional(Type.Integer()),
 });
 export type NodeHealth = Static<typeof NodeHealth>;
 

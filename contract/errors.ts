@@ -31,7 +31,7 @@ export const ErrorCodes = {
   TRACE_LINE: 'GW_ERR_TRACE_LINE',
   /** authentication required or wrong token */
   UNAUTHORIZED: 'GW_ERR_UNAUTHORIZED',
-  /** node `driver` names hardware support that is not written yet (gpio, firmata) */
+  /** the node's hardware cannot be used here (no GPIO on this machine, a sim-only input on real hardware) */
   DRIVER_UNSUPPORTED: 'GW_ERR_DRIVER_UNSUPPORTED',
   /** the edge outbox journal cannot be read, written or locked */
   OUTBOX_IO: 'GW_ERR_OUTBOX_IO',
@@ -39,6 +39,8 @@ export const ErrorCodes = {
   EVENT_BUILD: 'GW_ERR_EVENT_BUILD',
   /** command line or node selection is wrong */
   USAGE: 'GW_ERR_USAGE',
+  /** a driver could not open its board or a pin (busy, no permission, no such pin, board not answering) */
+  DRIVER_OPEN: 'GW_ERR_DRIVER_OPEN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -81,13 +81,30 @@ export type DoorEvent = EventOf<'greetwatch.door.v1'>;
 export type FaultEvent = EventOf<'greetwatch.fault.v1'>;
 
 // --- status / cmd payloads (CONTRACT.md "MQTT topics") ---
+/** Extension: whether the node's wall clock is NTP-synchronised (chrony or timedatectl; "unknown" without either). */
+export const ClockSync = Type.Object({
+  sync: Type.Union([Type.Literal('synced'), Type.Literal('unsynced'), Type.Literal('unknown')]),
+  source: Type.Union([Type.Literal('chrony'), Type.Literal('timedatectl'), Type.Literal('none')]),
+  /** the time daemon's estimate of the clock error, ms (positive: fast) */
+  offsetMs: Type.Optional(Type.Number()),
+});
+export type ClockSync = Static<typeof ClockSync>;
+
 export const OnlineStatus = Type.Object({
   state: Type.Literal('online'),
   bootid: Type.String({ minLength: 1 }),
   fw: Type.String(),
   cfghash: Type.String(),
   time: Time,
+  // extensions (optional, CONTRACT.md lets code add them): refreshed every statusEveryS
+  uptimeS: Type.Optional(Type.Number({ minimum: 0 })),
+  /** events waiting in the node's outbox for a PUBACK */
+  outbox: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** events the full outbox dropped (oldest first) since the node started */
+  dropped: Type.Optional(Type.Integer({ minimum: 0 })),
+  clock: Type.Optional(ClockSync),
 });
+export type OnlineStatus = Static<typeof OnlineStatus>;
 export const OfflineStatus = Type.Object({ state: Type.Literal('offline') });
 export const NodeStatus = Type.Union([OnlineStatus, OfflineStatus]);
 export type NodeStatus = Static<typeof NodeStatus>;

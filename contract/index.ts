@@ -6,3 +6,4 @@ export * from './events.ts';
 export * from './api.ts';
 export * from './errors.ts';
 export * from './validate.ts';
+export * from './levels.ts';

@@ -1,5 +1,2 @@
-/** Time source, injected so tests can drive time (brief: hardware and time behind small interfaces). */
-export interface Clock {
-  now(): number;
-}
-export const systemClock: Clock = { now: () => Date.now() };
+// The hub's time source is the one Clock of contract/clock.ts, shared with the edge.
+export { systemClock, type Clock } from '../contract/clock.ts';
