@@ -444,9 +444,10 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
     const nodeId = str(node.id);
     if (nodeId !== undefined) dup(nodeSeen, nodeId, ['nodes', n, 'id'], 'node id', add, lineOf);
     const driver = str(node.driver);
-    const pins = new Map<number, Path>();
+    const hardware = driver === 'gpio' || driver === 'firmata';
+    const pins = new Map<number | string, Path>();
     const usePin = (path: Path, pin: unknown) => {
-      const p = int(pin);
+      const p = typeof pin === 'string' ? pin : int(pin);
       if (p === undefined) return;
       const prev = pins.get(p);
       if (prev) add(path, `pin ${p} is already used by ${formatPath(prev)} (line ${lineOf(prev)}) on this node`);
@@ -470,8 +471,15 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
       if (kind !== 'pir' && kind !== 'proximity') return; // door: the schema already requires its pin
       const zone = str(s.zone);
       if (zone !== undefined) zones.add(zone);
-      if (driver === 'gpio' && s.pin === undefined) {
-        add([...base, 'pin'], `driver 'gpio' needs a pin for sensor '${id ?? j}'`);
+      if (hardware && s.pin === undefined) {
+        add([...base, 'pin'], `driver '${driver}' needs a pin for sensor '${id ?? j}'`);
+      }
+      const model = kind === 'proximity' ? (str(s.model) ?? 'hcsr04') : undefined;
+      if (driver === 'gpio' && model !== undefined && model !== 'digital') {
+        add([...base, 'model'], `a '${model}' distance sensor needs driver 'firmata' (an Arduino); on a Pi use a module with a digital output and model 'digital'`);
+      }
+      if (typeof s.onCm === 'number' && typeof s.offCm === 'number' && s.offCm < s.onCm) {
+        add([...base, 'offCm'], `offCm (${s.offCm}) is below onCm (${s.onCm}): presence would turn off before it turned on`);
       }
     });
 
@@ -481,8 +489,8 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
       const id = str(b.id);
       if (id !== undefined) dup(deviceSeen, id, [...base, 'id'], 'sensor/button id', add, lineOf);
       usePin([...base, 'pin'], b.pin);
-      if (driver === 'gpio' && b.pin === undefined) {
-        add([...base, 'pin'], `driver 'gpio' needs a pin for button '${id ?? k}'`);
+      if (hardware && b.pin === undefined) {
+        add([...base, 'pin'], `driver '${driver}' needs a pin for button '${id ?? k}'`);
       }
       const staff = str(b.staff);
       if (staff !== undefined && !staffIds.has(staff)) {
@@ -491,7 +499,10 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
       }
     });
 
-    if (isObj(node.indicator)) usePin(['nodes', n, 'indicator', 'pin'], node.indicator.pin);
+    if (isObj(node.indicator)) {
+      usePin(['nodes', n, 'indicator', 'pin'], node.indicator.pin);
+      usePin(['nodes', n, 'indicator', 'buzzerPin'], node.indicator.buzzerPin);
+    }
   });
 
   list(rules.stepsLineZones).forEach((z, i) => {

@@ -48,7 +48,37 @@ export const OpeningHours = Type.Object(
 );
 export type OpeningHours = Static<typeof OpeningHours>;
 
-const Pin = Type.Integer({ minimum: 0, maximum: 63, description: 'BCM GPIO number (or Firmata pin)' });
+/** BCM GPIO number on a Pi; on a Firmata board a digital pin number or an analog pin `A0`…`A7`. */
+const Pin = Type.Union(
+  [Type.Integer({ minimum: 0, maximum: 63 }), Type.String({ pattern: '^A[0-7]$' })],
+  { description: 'BCM GPIO number (driver gpio), Firmata digital pin number or analog pin A0-A7 (driver firmata)' },
+);
+export type Pin = Static<typeof Pin>;
+
+const Ms = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description });
+
+/**
+ * Wiring of one digital input (driver gpio): `activeLow` when the active state pulls the
+ * line to ground (a button or reed switch to GND with a pull-up, most break-beam receivers).
+ * `pull` is a note for the installer: sysfs GPIO cannot set pull resistors, so the README's
+ * wiring guide sets them in /boot/firmware/config.txt (`gpio=17=ip,pu`).
+ */
+const Wiring = {
+  activeLow: Type.Boolean({ default: false, description: 'the input is active when the line is low (gpio)' }),
+  pull: Type.Optional(
+    Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('none')], {
+      description: 'pull resistor the wiring needs; set it in config.txt (sysfs cannot): gpio=<pin>=ip,pu|pd|pn',
+    }),
+  ),
+};
+
+/** ESPHome-style filters, applied in this order: invert, debounce, delayed on/off. */
+const Filters = (debounceDefault: number) => ({
+  invert: Type.Boolean({ default: false, description: 'swap active and idle (e.g. a normally-closed contact)' }),
+  debounceMs: Ms(debounceDefault, 'a new level counts once the input has held it this long'),
+  delayedOnMs: Ms(0, 'an active level counts only after it has lasted this long'),
+  delayedOffMs: Ms(0, 'an idle level counts only after it has lasted this long'),
+});
 
 export const BeamPairSensor = Type.Object(
   {
@@ -59,53 +89,112 @@ export const BeamPairSensor = Type.Object(
     innerPin: Pin,
     /** a crossing must complete within this long after the first beam breaks */
     crossingMs: Type.Integer({ minimum: 50, default: 1500 }),
-    debounceMs: Type.Integer({ minimum: 0, default: 20 }),
+    ...Wiring,
+    ...Filters(20),
   },
   { additionalProperties: false },
 );
 export const DoorSensor = Type.Object(
-  { id: Id(), kind: Type.Literal('door'), pin: Pin, debounceMs: Type.Integer({ minimum: 0, default: 50 }) },
+  { id: Id(), kind: Type.Literal('door'), pin: Pin, ...Wiring, ...Filters(50) },
   { additionalProperties: false },
 );
-export const PresenceSensor = Type.Object(
+export const PirSensor = Type.Object(
+  { id: Id(), kind: Type.Literal('pir'), zone: Id(), pin: Type.Optional(Pin), ...Wiring, ...Filters(50) },
+  { additionalProperties: false },
+);
+/**
+ * A distance sensor marking presence in a zone: `hcsr04` ultrasonic (Firmata `Proximity`,
+ * controller HCSR04, one pin) or `gp2y0a21yk` analog IR (an analog pin); `digital` is a
+ * module with a threshold output, read like a PIR. Distances go through a median of the
+ * last `medianOf` readings; presence turns on at or below `onCm` and off above `offCm`.
+ */
+export const ProximitySensor = Type.Object(
   {
     id: Id(),
-    kind: Type.Union([Type.Literal('pir'), Type.Literal('proximity')]),
+    kind: Type.Literal('proximity'),
     zone: Id(),
+    model: Type.Union([Type.Literal('hcsr04'), Type.Literal('gp2y0a21yk'), Type.Literal('digital')], { default: 'hcsr04' }),
     pin: Type.Optional(Pin),
-    /** proximity: presence `on` below this distance */
-    thresholdCm: Type.Optional(Type.Number({ minimum: 1 })),
-    debounceMs: Type.Integer({ minimum: 0, default: 50 }),
+    onCm: Type.Number({ minimum: 1, default: 100, description: 'presence on at or below this distance' }),
+    offCm: Type.Number({ minimum: 1, default: 120, description: 'presence off above this distance (hysteresis; at least onCm)' }),
+    medianOf: Type.Integer({ minimum: 1, maximum: 31, default: 5, description: 'median over this many readings' }),
+    ...Wiring,
+    ...Filters(50),
   },
   { additionalProperties: false },
 );
-export const Sensor = Type.Union([BeamPairSensor, DoorSensor, PresenceSensor]);
+export const Sensor = Type.Union([BeamPairSensor, DoorSensor, PirSensor, ProximitySensor]);
 export type Sensor = Static<typeof Sensor>;
 
+const ButtonAction = Type.Union([Type.Literal('greet'), Type.Literal('staffpass')]);
 export const Button = Type.Object(
   {
     id: Id(),
+    /** counter: a button by the till; fob: a wearable, usually one output of an RF receiver */
     kind: Type.Union([Type.Literal('counter'), Type.Literal('fob')], { default: 'counter' }),
-    /** greet: a staff member greeted a customer; staffpass: the next crossing is staff */
+    /** what a press means: greet, a staff member greeted a customer; staffpass, the next crossing is staff */
     action: Type.Union([Type.Literal('greet'), Type.Literal('staffpass')], { default: 'greet' }),
+    /** what holding the button for holdMs means, so one fob does both; none: a hold is a press */
+    holdAction: Type.Union([ButtonAction, Type.Literal('none')], { default: 'staffpass' }),
+    holdMs: Type.Integer({ minimum: 100, default: 1500, description: 'a press held this long is a hold' }),
     pin: Type.Optional(Pin),
     /** a wearable fob belongs to one staff member */
     staff: Type.Optional(Id()),
-    debounceMs: Type.Integer({ minimum: 0, default: 30 }),
+    ...Wiring,
+    ...Filters(30),
   },
   { additionalProperties: false },
 );
 export type Button = Static<typeof Button>;
+
+/**
+ * Health checks on a node's inputs (each raises greetwatch.fault.v1). Stuck: an entrance
+ * input that has not changed for `stuckAfterS` while the node's door opened at least
+ * `stuckDoorOpens` times (for a beam pair without a door, while the other beam changed that
+ * often). Chatter: more than `chatterPerS` raw edges within a second mutes the input until
+ * it has been calm (under the limit) for `calmS`, then `recovered` follows.
+ */
+export const Faults = Type.Object(
+  {
+    stuckAfterS: Type.Integer({ minimum: 1, default: 1800 }),
+    stuckDoorOpens: Type.Integer({ minimum: 1, default: 20 }),
+    chatterPerS: Type.Integer({ minimum: 2, default: 50 }),
+    calmS: Type.Integer({ minimum: 1, default: 10 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type Faults = Static<typeof Faults>;
+
+/** An LED and an optional buzzer the hub drives with `cmd indicate`: warn blinks, late lights and beeps. */
+export const Indicator = Type.Object(
+  {
+    pin: Type.Optional(Pin),
+    buzzerPin: Type.Optional(Pin),
+    activeLow: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+export type Indicator = Static<typeof Indicator>;
 
 export const Node = Type.Object(
   {
     id: Id(),
     /** sim: simulated inputs (demo, tests); gpio: onoff on a Pi; firmata: johnny-five board */
     driver: Type.Union([Type.Literal('sim'), Type.Literal('gpio'), Type.Literal('firmata')], { default: 'sim' }),
+    /** the hardware: a Raspberry Pi (driver gpio) or an Arduino running StandardFirmata (driver firmata) */
+    board: Type.Optional(Type.Union([Type.Literal('pi4'), Type.Literal('pi5'), Type.Literal('uno'), Type.Literal('nano')])),
+    /** driver gpio: the sysfs gpiochip label to use; default: the Pi's header chip found by label */
+    gpioChip: Type.Optional(Type.String({ minLength: 1 })),
+    /** driver firmata: serial port of the board (default: the first Arduino-like port found) */
+    serialPort: Type.Optional(Type.String({ minLength: 1 })),
     sensors: Type.Array(Sensor, { default: [] }),
     buttons: Type.Array(Button, { default: [] }),
-    /** an LED or buzzer the hub drives with `cmd indicate` */
-    indicator: Type.Optional(Type.Object({ pin: Type.Optional(Pin) }, { additionalProperties: false })),
+    indicator: Type.Optional(Indicator),
+    faults: Faults,
+    /** the outbox keeps at most this many unacknowledged events; when full the oldest go (counted as dropped) */
+    outboxMax: Type.Integer({ minimum: 1, default: 100_000 }),
+    /** the retained status (uptime, outbox depth, clock) is refreshed this often */
+    statusEveryS: Type.Integer({ minimum: 1, default: 60 }),
   },
   { additionalProperties: false },
 );
