@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Sensor } from '../firmware-config/schema.ts';
-import { debounce } from './debounce.ts';
+import { condition } from './filters.ts';
 import type { Emit } from './envelope.ts';
 import type { Bit, Clock, DigitalInput } from './io.ts';
 
@@ -26,7 +26,7 @@ export type BeamPairStats = {
   partial: number;
   /** both beams broke, but the person left on the side they came from */
   turnedBack: number;
-  /** debounce bursts that settled back on the old level */
+  /** filter bursts that settled back on the old level (filters.ts) */
   glitches: number;
 };
 
@@ -44,7 +44,9 @@ export function beamPair(opts: {
   log?: Logger;
 }): BeamPair {
   const { sensor, clock, emit, log } = opts;
-  const { crossingMs, debounceMs } = sensor;
+  const { crossingMs } = sensor;
+  // the second beam's break reaches us this much after it happened (filters.ts)
+  const filterLagMs = sensor.debounceMs + sensor.delayedOnMs;
   const stats = { in: 0, out: 0, partial: 0, turnedBack: 0 };
 
   const broken: Record<Beam, boolean> = { outer: false, inner: false };
@@ -76,8 +78,7 @@ export function beamPair(opts: {
           phase = 'first';
           first = beam;
           startedAt = edgeMs;
-          // the second beam's break reaches us debounceMs after it happened: wait that long too
-          const wait = Math.max(0, crossingMs + debounceMs - (clock.now() - startedAt));
+          const wait = Math.max(0, crossingMs + filterLagMs - (clock.now() - startedAt));
           timer = setTimeout(() => {
             timer = undefined;
             if (phase === 'first') abort('partial', bothClear() ? 'idle' : 'spoiled');
@@ -115,8 +116,8 @@ export function beamPair(opts: {
     }
   };
 
-  const outerDeb = debounce(opts.outer, debounceMs, clock, (v, at) => onBeam('outer', v, at));
-  const innerDeb = debounce(opts.inner, debounceMs, clock, (v, at) => onBeam('inner', v, at));
+  const outerDeb = condition(opts.outer, sensor, clock, (v, at) => onBeam('outer', v, at));
+  const innerDeb = condition(opts.inner, sensor, clock, (v, at) => onBeam('inner', v, at));
   broken.outer = outerDeb.value === 1;
   broken.inner = innerDeb.value === 1;
   if (!bothClear()) phase = 'spoiled'; // started with a beam broken: wait for a clean state

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { beamPair } from '../../edge/beam-pair.ts';
-import { SimDigitalInput, systemClock, type Bit } from '../../edge/io.ts';
+import { SimDigitalInput } from '../../edge/drivers/sim.ts';
+import { systemClock, type Bit } from '../../edge/io.ts';
 import { beamCfg, recorder } from '../fakes/nodes.ts';
 
 const T0 = Date.parse('2026-11-23T10:00:00.000Z');
@@ -159,6 +160,66 @@ describe('beam pair', () => {
       [100, 'inner', 0],
     ]);
     expect(events.map((e) => e.data.direction)).toEqual(['in']);
+  });
+
+  it('two people back to back are two crossings, each timed at its own first break', () => {
+    const { play, events } = setup();
+    play([
+      [0, 'outer', 1],
+      [150, 'inner', 1],
+      [150, 'outer', 0],
+      [150, 'inner', 0],
+      // the next person is right behind: outer breaks 80 ms after the pair cleared
+      [80, 'outer', 1],
+      [150, 'inner', 1],
+      [150, 'outer', 0],
+      [150, 'inner', 0],
+    ]);
+    expect(events.map((e) => [e.data, e.atMs - T0])).toEqual([
+      [{ sensor: 'front-beam', direction: 'in' }, 0],
+      [{ sensor: 'front-beam', direction: 'in' }, 530],
+    ]);
+  });
+
+  it('a person standing in the doorway (both beams broken, then back out) is no event, and the next crossing counts', () => {
+    const { play, events, pair } = setup();
+    play([
+      [0, 'outer', 1],
+      [200, 'inner', 1],
+      [20_000, 'inner', 0], // stood 20 s, stepped back out to the street
+      [300, 'outer', 0],
+      [2_000, 'inner', 1], // then someone leaves
+      [150, 'outer', 1],
+      [150, 'inner', 0],
+      [150, 'outer', 0],
+    ]);
+    expect(events.map((e) => e.data)).toEqual([{ sensor: 'front-beam', direction: 'out' }]);
+    expect(pair.stats()).toMatchObject({ in: 0, out: 1, turnedBack: 1 });
+  });
+
+  it('someone standing in one beam for long is a partial crossing; the pair counts again once it clears', () => {
+    const { play, events, pair } = setup();
+    play([
+      [0, 'outer', 1],
+      [30_000, 'outer', 0], // leaning on the door frame for 30 s
+      [500, 'outer', 1],
+      [150, 'inner', 1],
+      [150, 'outer', 0],
+      [150, 'inner', 0],
+    ]);
+    expect(events.map((e) => e.data)).toEqual([{ sensor: 'front-beam', direction: 'in' }]);
+    expect(pair.stats()).toMatchObject({ in: 1, partial: 1 });
+  });
+
+  it('delayedOnMs also delays the second beam: a crossing just inside crossingMs still counts', () => {
+    const { play, events } = setup({ delayedOnMs: 100, crossingMs: 500 });
+    play([
+      [0, 'outer', 1],
+      [480, 'inner', 1],
+      [300, 'outer', 0],
+      [300, 'inner', 0],
+    ]);
+    expect(events.map((e) => [e.data, e.atMs - T0])).toEqual([[{ sensor: 'front-beam', direction: 'in' }, 0]]);
   });
 
   it('close() stops watching: later changes emit nothing', () => {
