@@ -1,15 +1,19 @@
 import * as path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Value } from '@sinclair/typebox/value';
+import type { ClockSync } from '../contract/index.ts';
 import { configHash, type NodeRules } from '../firmware-config/hash.ts';
 import { Rules, type Node as NodeConfig } from '../firmware-config/schema.ts';
+import { probeClock } from './clock-state.ts';
+import { defaultIoFactory } from './drivers/index.ts';
 import { createEnvelopeFactory, type Emit } from './envelope.ts';
-import { defaultIoFactory, systemClock, type Clock, type DigitalInput, type Indicator, type IoFactory } from './io.ts';
-import { fileOutbox, type Outbox } from './outbox.ts';
+import { driverOpenError, EdgeError } from './errors.ts';
+import { systemClock, type Clock, type DigitalInput, type DistanceInput, type Indicator, type IoDriver, type IoFactory } from './io.ts';
+import { openFileOutbox, type Outbox } from './outbox.ts';
 import { createPublisher, type PublisherOptions, type PublisherStats } from './publisher.ts';
-import { attachSignals, openNodeInputs, type NodeSignals, type SignalStats } from './signals.ts';
+import { attachSignals, openNodeInputs, type NodeInputs, type NodeSignals, type SignalStats } from './signals.ts';
 
-// One edge node: inputs → signal logic → CloudEvents → durable outbox → MQTT.
+// One edge node: driver → inputs → signal logic → CloudEvents → durable outbox → MQTT.
 // Everything is created per agent (no module-level state), so several agents can run in
 // one process (demo, tests).
 
@@ -25,16 +29,18 @@ export interface EdgeAgentOptions {
    *  Only used for cfghash, which must equal nodeEffectiveConfig(cfg, node).cfghash (firmware-config/hash.ts). */
   rules?: NodeRules;
   mqttUrl: string;
-  /** where the outbox journal lives (default .data/edge/{store}-{node}); unused when `outbox` is given */
+  /** where this node's outbox journal lives (default .data/edge/{store}-{node}); unused when `outbox` is given */
   dataDir?: string;
   /** injected outbox (e.g. memoryOutbox() in tests); the agent does not close an injected one */
   outbox?: Outbox;
-  /** driver factory (default: sim works, gpio/firmata throw GW_ERR_DRIVER_UNSUPPORTED) */
+  /** driver factory (default: the node's `driver`: sim, gpio via onoff, firmata via johnny-five) */
   io?: IoFactory;
   /** firmware version reported in the online status */
   fw?: string;
   log?: Logger;
   clock?: Clock;
+  /** reads the clock's NTP state for the status (default: chronyc, then timedatectl) */
+  clockProbe?: () => Promise<ClockSync>;
   mqtt?: PublisherTuning;
 }
 
@@ -43,7 +49,7 @@ export interface EdgeAgentStats {
   node: string;
   bootid: string;
   cfghash: string;
-  state: 'new' | 'running' | 'stopping' | 'stopped';
+  state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
   /** events built and put in the outbox this boot (= last seq) */
   events: number;
   /** events the contract validator refused (bugs), outbox write failures */
@@ -51,6 +57,8 @@ export interface EdgeAgentStats {
   outboxErrors: number;
   /** events waiting for a PUBACK */
   pending: number;
+  /** events the full outbox dropped, oldest first */
+  dropped: number;
   mqtt: PublisherStats | null;
   signals: SignalStats;
 }
@@ -60,13 +68,16 @@ export interface EdgeAgent {
   readonly config: NodeConfig;
   readonly bootid: string;
   readonly cfghash: string;
-  /** the node's inputs by inputKeys (SimDigitalInput for driver: sim), open from creation on */
+  /** the node's digital inputs by inputKeys (SimDigitalInput for driver: sim); empty until start() resolved */
   readonly inputs: ReadonlyMap<string, DigitalInput>;
-  /** the node's indicator (SimIndicator for driver: sim) */
-  readonly indicator: Indicator;
-  /** opens the outbox, starts watching inputs and connects; resolves without waiting for the broker */
+  /** the node's distance sensors by inputKeys.sensor; empty until start() resolved */
+  readonly distances: ReadonlyMap<string, DistanceInput>;
+  /** the node's indicator (SimIndicator for driver: sim); null until start() resolved */
+  readonly indicator: Indicator | null;
+  /** opens the driver (waits for a board's ready), the outbox and the inputs, then connects;
+   *  resolves without waiting for the broker; rejects with DRIVER_OPEN / DRIVER_UNSUPPORTED / OUTBOX_IO */
   start(): Promise<void>;
-  /** stops watching inputs, publishes offline status, ends the MQTT client, closes inputs and its own outbox */
+  /** stops watching inputs, publishes offline status, ends the MQTT client, releases the pins and its own outbox */
   stop(): Promise<void>;
   stats(): EdgeAgentStats;
 }
@@ -87,18 +98,20 @@ export function createEdgeAgent(opts: EdgeAgentOptions): EdgeAgent {
   const log = root.child({ name: 'edge:agent', store, node: node.id });
   const cfghash = nodeCfgHash(store, node, opts.rules);
   const envelopes = createEnvelopeFactory({ store, node: node.id });
-
-  // inputs exist from creation on so a simulator can hold them before start(); gpio/firmata throw here
-  const driver = (opts.io ?? defaultIoFactory)(node);
-  const inputs = openNodeInputs(node, driver);
-  const indicator = driver.indicator(node.indicator);
+  const startedAt = clock.now();
 
   let state: EdgeAgentStats['state'] = 'new';
+  let driver: IoDriver | null = null;
+  let inputs: NodeInputs = { digital: new Map(), distance: new Map() };
+  let indicator: Indicator | null = null;
   let outbox: Outbox | null = null;
   let signals: NodeSignals | null = null;
   let publisher: ReturnType<typeof createPublisher> | null = null;
+  let clockState: ClockSync = { sync: 'unknown', source: 'none' };
+  let clockTimer: ReturnType<typeof setInterval> | undefined;
   let buildErrors = 0;
   let outboxErrors = 0;
+  let starting: Promise<void> | null = null;
 
   const emit: Emit = (type, data, atMs) => {
     if (state !== 'running' || !outbox) return; // stop(): publish nothing more
@@ -121,49 +134,120 @@ export function createEdgeAgent(opts: EdgeAgentOptions): EdgeAgent {
     publisher?.kick();
   };
 
+  const refreshClock = (): void => {
+    (opts.clockProbe ?? probeClock)().then(
+      (s) => {
+        clockState = s;
+      },
+      (err: unknown) => log.debug({ err: (err as Error).message }, 'clock probe failed'),
+    );
+  };
+
+  /** releases what start() opened so far; never throws */
+  const release = async (): Promise<void> => {
+    if (clockTimer !== undefined) clearInterval(clockTimer);
+    clockTimer = undefined;
+    signals?.close();
+    signals = null;
+    indicator?.close();
+    try {
+      await driver?.close();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'driver did not close cleanly');
+    }
+    if (!opts.outbox) outbox?.close();
+  };
+
+  async function startNow(): Promise<void> {
+    try {
+      driver = (opts.io ?? defaultIoFactory)(node, { log: root });
+      try {
+        await driver.open();
+      } catch (err) {
+        throw err instanceof EdgeError ? err : driverOpenError(node.id, `driver ${node.driver}`, (err as Error).message, err);
+      }
+      inputs = openNodeInputs(node, driver);
+      indicator = driver.indicator(node.indicator);
+      outbox =
+        opts.outbox ??
+        (await openFileOutbox(opts.dataDir ?? path.join('.data', 'edge', `${store}-${node.id}`), {
+          store,
+          node: node.id,
+          maxEvents: node.outboxMax,
+          log: root.child({ name: 'edge:outbox', node: node.id }),
+        }));
+    } catch (err) {
+      state = 'stopped';
+      await release();
+      log.error({ err: (err as Error).message, code: (err as EdgeError).code }, 'edge agent could not start');
+      throw err;
+    }
+    const out = outbox;
+    const ind = indicator;
+    state = 'running';
+    signals = attachSignals({ node, inputs, clock, emit, log: root.child({ name: 'edge:signals', node: node.id }) });
+    driver.onFault((f) => {
+      log.warn({ sensor: f.sensor, kind: f.kind, detail: f.detail }, 'board fault');
+      emit('greetwatch.fault.v1', f.detail === undefined ? { sensor: f.sensor, kind: f.kind } : { sensor: f.sensor, kind: f.kind, detail: f.detail }, clock.now());
+    });
+    refreshClock();
+    clockTimer = setInterval(refreshClock, node.statusEveryS * 1000);
+    clockTimer.unref();
+    publisher = createPublisher({
+      ...opts.mqtt,
+      store,
+      node: node.id,
+      url: opts.mqttUrl,
+      outbox: out,
+      indicator: ind,
+      clock,
+      status: { bootid: envelopes.bootid, fw: opts.fw ?? 'dev', cfghash },
+      statusExtras: () => ({
+        uptimeS: Math.round((clock.now() - startedAt) / 1000),
+        outbox: out.size(),
+        dropped: out.dropped(),
+        clock: clockState,
+      }),
+      statusEveryMs: node.statusEveryS * 1000,
+      log: root.child({ name: 'edge:publisher', node: node.id }),
+    });
+    publisher.start();
+    log.info({ bootid: envelopes.bootid, cfghash, driver: driver.kind, pending: out.size(), mqtt: opts.mqttUrl }, 'edge agent started');
+  }
+
   return {
     store,
     config: node,
     bootid: envelopes.bootid,
     cfghash,
-    inputs,
-    indicator,
-    async start() {
-      if (state !== 'new') throw new Error(`edge agent ${node.id}: start() called twice`);
-      outbox =
-        opts.outbox ??
-        fileOutbox(opts.dataDir ?? path.join('.data', 'edge', `${store}-${node.id}`), {
-          log: root.child({ name: 'edge:outbox', node: node.id }),
-        });
-      signals = attachSignals({ node, inputs, clock, emit, log: root.child({ name: 'edge:signals', node: node.id }) });
-      publisher = createPublisher({
-        ...opts.mqtt,
-        store,
-        node: node.id,
-        url: opts.mqttUrl,
-        outbox,
-        indicator,
-        clock,
-        status: { bootid: envelopes.bootid, fw: opts.fw ?? 'dev', cfghash },
-        log: root.child({ name: 'edge:publisher', node: node.id }),
-      });
-      state = 'running';
-      publisher.start();
-      log.info({ bootid: envelopes.bootid, cfghash, driver: driver.kind, pending: outbox.size(), mqtt: opts.mqttUrl }, 'edge agent started');
+    get inputs() {
+      return inputs.digital;
+    },
+    get distances() {
+      return inputs.distance;
+    },
+    get indicator() {
+      return indicator;
+    },
+    start() {
+      if (state !== 'new') return Promise.reject(new Error(`edge agent ${node.id}: start() called twice`));
+      state = 'starting';
+      starting = startNow();
+      return starting;
     },
     async stop() {
-      if (state !== 'running') {
-        if (state === 'new') {
-          state = 'stopped';
-          driver.close();
-        }
+      // a SIGTERM while a board is still opening: let the open finish or fail, then release
+      if (state === 'starting') await starting?.catch(() => undefined);
+      if (state === 'new') {
+        state = 'stopped';
         return;
       }
+      if (state !== 'running') return;
       state = 'stopping';
       signals?.close();
+      signals = null;
       await publisher?.stop();
-      driver.close();
-      if (!opts.outbox) outbox?.close();
+      await release();
       state = 'stopped';
       log.info({ events: envelopes.lastSeq(), pending: outbox?.size() ?? 0 }, 'edge agent stopped');
     },
@@ -177,6 +261,7 @@ export function createEdgeAgent(opts: EdgeAgentOptions): EdgeAgent {
       buildErrors,
       outboxErrors,
       pending: outbox?.size() ?? 0,
+      dropped: outbox?.dropped() ?? 0,
       mqtt: publisher?.stats() ?? null,
       signals: signals?.stats() ?? {},
     }),

@@ -1,26 +1,36 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino, type Logger } from 'pino';
 import { nodeEffectiveConfig } from '../firmware-config/hash.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { createEdgeAgent, type EdgeAgent } from './agent.ts';
 import { EdgeError, EdgeErrorCodes } from './errors.ts';
-import { createStoreSimulator, type StoreSimulator } from './simulate.ts';
+import type { IoFactory } from './io.ts';
 
-// CLI: runs edge agent(s) for node(s) of a store config.
-//   npx tsx edge/main.ts --config store.yaml --node door-1 [--mqtt mqtt://127.0.0.1:1883]
-//   npx tsx edge/main.ts --config demo.yaml --all --simulate [--rate 120] [--seed 7]
+// The edge agent's command line: runs the agent for node(s) of a store config until SIGINT
+// or SIGTERM, which stop it cleanly (offline status, pins unexported, outbox closed).
+//   greetwatch node --config store.yaml --node door-1 [--mqtt mqtt://hub:1883]
+// scripts/sim-node.ts runs the same with simulated inputs and shoppers.
 
-const USAGE = `usage: npx tsx edge/main.ts --config <store.yaml> (--node <id> ... | --all) [options]
+export const NODE_USAGE = `usage: greetwatch node --config <store.yaml> (--node <id> ... | --all) [options]
   --mqtt <url>        broker (default mqtt://{hub.mqtt.host}:{hub.mqtt.port} from the config)
   --data-dir <dir>    outbox journals go to <dir>/<node> (default <config dir>/<hub.dataDir>/edge)
   --fw <version>      firmware version in the online status (default greetwatch-edge@<package version>)
-  --simulate          drive the sim inputs of the started nodes with a simulated store
-  --rate <n>          simulated customer parties per hour (default 60)
-  --seed <n>          simulator RNG seed (default: random)
   --log-level <lvl>   pino level (default info, or $LOG_LEVEL)`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  node: { type: 'string', multiple: true },
+  all: { type: 'boolean', default: false },
+  mqtt: { type: 'string' },
+  'data-dir': { type: 'string' },
+  fw: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
 
 function packageVersion(): string {
   try {
@@ -31,71 +41,63 @@ function packageVersion(): string {
   }
 }
 
-function usage(message: string): never {
-  throw new EdgeError(EdgeErrorCodes.USAGE, `${message}\n${USAGE}`);
+export function usageError(message: string, usage: string): never {
+  throw new EdgeError(EdgeErrorCodes.USAGE, `${message}\n${usage}`);
 }
 
-function numberArg(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) usage(`--${name}: expected a non-negative number, got ${JSON.stringify(value)}`);
-  return n;
+export interface RunNodesOptions<E extends NonNullable<ParseArgsConfig['options']>> {
+  usage: string;
+  /** more options (the simulator's) */
+  extra?: E;
+  /** the drivers (the simulator gives every node sim inputs; the config and its cfghash stay as they are) */
+  io?: IoFactory;
+  /** runs once every agent started; its stop() runs before the agents stop */
+  afterStart?: (ctx: { agents: EdgeAgent[]; cfg: StoreConfig; values: Record<string, unknown>; log: Logger }) => { stop(): void };
 }
 
-async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      node: { type: 'string', multiple: true },
-      all: { type: 'boolean', default: false },
-      mqtt: { type: 'string' },
-      'data-dir': { type: 'string' },
-      fw: { type: 'string' },
-      simulate: { type: 'boolean', default: false },
-      rate: { type: 'string' },
-      seed: { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
+/** Parses the command line, starts the agents and stops them on SIGINT/SIGTERM. */
+export async function runNodes<E extends NonNullable<ParseArgsConfig['options']>>(argv: string[], opts: RunNodesOptions<E>): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...OPTIONS, ...opts.extra }, strict: true });
+  const v = values as Record<string, unknown>;
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  if (v.help === true) {
+    process.stdout.write(opts.usage + '\n');
     return;
   }
-  if (!values.config) usage('--config is required');
-  const cfg: StoreConfig = loadConfig(values.config);
-  const ids = values.all ? cfg.nodes.map((n) => n.id) : (values.node ?? []);
-  if (ids.length === 0) usage('name a node with --node <id> (or --all)');
+  const configFile = str('config');
+  if (!configFile) usageError('--config is required', opts.usage);
+  const cfg: StoreConfig = loadConfig(configFile);
+  const named = Array.isArray(v.node) ? v.node.filter((x): x is string => typeof x === 'string') : [];
+  const ids = v.all === true ? cfg.nodes.map((n) => n.id) : named;
+  if (ids.length === 0) usageError('name a node with --node <id> (or --all)', opts.usage);
 
-  const log = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' });
-  const mqttUrl = values.mqtt ?? `mqtt://${cfg.hub.mqtt.host}:${cfg.hub.mqtt.port}`;
-  const dataDir = values['data-dir'] ?? path.resolve(path.dirname(values.config), cfg.hub.dataDir, 'edge');
-  const fw = values.fw ?? `greetwatch-edge@${packageVersion()}`;
-  const rate = numberArg('rate', values.rate);
-  const seed = numberArg('seed', values.seed);
+  const log = pino({ level: str('log-level') ?? process.env.LOG_LEVEL ?? 'info' });
+  const mqttUrl = str('mqtt') ?? `mqtt://${cfg.hub.mqtt.host}:${cfg.hub.mqtt.port}`;
+  const dataDir = str('data-dir') ?? path.resolve(path.dirname(configFile), cfg.hub.dataDir, 'edge');
+  const fw = str('fw') ?? `greetwatch-edge@${packageVersion()}`;
 
   const agents: EdgeAgent[] = ids.map((id) => {
     const eff = nodeEffectiveConfig(cfg, id); // throws GW_ERR_UNKNOWN_NODE for a node the config lacks
     return createEdgeAgent({
       store: cfg.store.id,
       node: eff.node,
+      ...(opts.io ? { io: opts.io } : {}),
       rules: eff.rules,
       mqttUrl,
+      // one journal folder per node: two nodes never share or re-send each other's events
       dataDir: path.join(dataDir, id),
       fw,
       log,
     });
   });
 
-  let sim: StoreSimulator | null = null;
+  let extra: { stop(): void } | null = null;
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    sim?.stop();
+    extra?.stop();
     await Promise.all(agents.map((a) => a.stop()));
     process.exit(0);
   };
@@ -107,25 +109,27 @@ async function main(argv: string[]): Promise<void> {
       });
     });
   }
-
-  for (const a of agents) await a.start();
-  if (values.simulate) {
-    sim = createStoreSimulator({
-      agents,
-      stepsLineZones: cfg.rules.stepsLineZones,
-      ...(rate !== undefined ? { arrivalsPerHour: rate } : {}),
-      seed: seed ?? Math.floor(Math.random() * 2 ** 31),
-      log,
-    });
-    sim.start();
+  try {
+    for (const a of agents) await a.start();
+  } catch (err) {
+    await Promise.all(agents.map((a) => a.stop()));
+    throw err;
   }
+  if (opts.afterStart) extra = opts.afterStart({ agents, cfg, values: v, log });
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  const e = err as Error & { code?: unknown };
-  const code = typeof e.code === 'string' ? `${e.code}: ` : '';
-  process.stderr.write(`${code}${e.message}\n`);
-  const usageError = (e instanceof EdgeError && e.code === EdgeErrorCodes.USAGE) || String(e.code).startsWith('ERR_PARSE_ARGS');
-  if (usageError && !(e instanceof EdgeError)) process.stderr.write(USAGE + '\n');
-  process.exit(usageError ? 2 : 1);
-});
+/** Runs a command-line entry point: prints `CODE: message` without a stack trace; exit 2 for usage errors. */
+export function runMain(run: () => Promise<void>, usage: string): void {
+  run().catch((err: unknown) => {
+    const e = err as Error & { code?: unknown };
+    const code = typeof e.code === 'string' ? `${e.code}: ` : '';
+    process.stderr.write(`${code}${e.message}\n`);
+    const isUsage = (e instanceof EdgeError && e.code === EdgeErrorCodes.USAGE) || String(e.code).startsWith('ERR_PARSE_ARGS');
+    if (isUsage && !(e instanceof EdgeError)) process.stderr.write(usage + '\n');
+    process.exit(isUsage ? 2 : 1);
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runMain(() => runNodes(process.argv.slice(2), { usage: NODE_USAGE }), NODE_USAGE);
+}

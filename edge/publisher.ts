@@ -1,13 +1,14 @@
 import { connect, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { decodeCmd, topics, type GwEvent } from '../contract/index.ts';
+import { decodeCmd, topics, type GwEvent, type OnlineStatus } from '../contract/index.ts';
 import type { Clock, Indicator } from './io.ts';
 import { systemClock } from './io.ts';
 import type { Outbox } from './outbox.ts';
 
 // MQTT side of a node (CONTRACT.md "MQTT topics"):
 // - Last Will on {store}/{node}/status: {"state":"offline"}, QoS 1, retained;
-// - on every connect: retained QoS 1 status {"state":"online",bootid,fw,cfghash,time};
+// - on every connect, and every statusEveryMs while connected: retained QoS 1 status
+//   {"state":"online",bootid,fw,cfghash,time} plus the extensions uptimeS, outbox, dropped, clock;
 // - outbox events in order on {store}/{node}/events, QoS 1, not retained; an event leaves
 //   the outbox only when its PUBACK arrives (publish callback without error);
 // - {store}/{node}/cmd: {"type":"indicate","level"} drives the Indicator; anything else is logged and ignored;
@@ -24,6 +25,10 @@ export interface PublisherOptions {
   outbox: Outbox;
   indicator: Indicator;
   status: { bootid: string; fw: string; cfghash: string };
+  /** the status extensions (uptime, outbox depth, dropped, clock sync), read at each publish */
+  statusExtras?: () => Omit<OnlineStatus, 'state' | 'bootid' | 'fw' | 'cfghash' | 'time'>;
+  /** how often the retained status is refreshed while connected (default 60 s) */
+  statusEveryMs?: number;
   clock?: Clock;
   log?: Logger;
   /** default gw-{store}-{node}: one session per node, a restarted node takes over its old one */
@@ -101,6 +106,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   let stopping = false;
   let wasConnected = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let statusTimer: ReturnType<typeof setInterval> | undefined;
   const inflight = new Set<string>();
   const inflightDrained: Array<() => void> = [];
   const stats = { connects: 0, published: 0, acked: 0, publishErrors: 0, cmds: 0, badCmds: 0 };
@@ -150,14 +156,24 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     }
   }
 
+  const publishStatus = (c: MqttClient): void => {
+    const status: OnlineStatus = { state: 'online', ...opts.status, time: new Date(clock.now()).toISOString(), ...opts.statusExtras?.() };
+    c.publish(statusTopic, JSON.stringify(status), { qos: 1, retain: true }, (err) => {
+      if (err) log?.warn({ err: err.message }, 'online status publish failed');
+    });
+  };
+
   const onConnect = (c: MqttClient): void => {
     stats.connects++;
     wasConnected = true;
     log?.info({ url: opts.url, pending: outbox.size(), connects: stats.connects }, 'connected to broker');
-    const status = { state: 'online', ...opts.status, time: new Date(clock.now()).toISOString() };
-    c.publish(statusTopic, JSON.stringify(status), { qos: 1, retain: true }, (err) => {
-      if (err) log?.warn({ err: err.message }, 'online status publish failed');
-    });
+    publishStatus(c);
+    if (statusTimer === undefined) {
+      statusTimer = setInterval(() => {
+        if (client?.connected && !stopping) publishStatus(client);
+      }, opts.statusEveryMs ?? 60_000);
+      statusTimer.unref();
+    }
     // clean session: subscribe again on every connect (resubscribe is off)
     c.subscribe({ [cmdTopic]: { qos: 1 }, [configTopic]: { qos: 1 } }, (err) => {
       if (err) log?.warn({ err: err.message }, 'cmd/config subscribe failed');
@@ -229,6 +245,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       stopping = true;
       if (retryTimer !== undefined) clearTimeout(retryTimer);
       retryTimer = undefined;
+      if (statusTimer !== undefined) clearInterval(statusTimer);
+      statusTimer = undefined;
       const c = client;
       if (!c) return;
       let clean = false;

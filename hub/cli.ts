@@ -9,19 +9,27 @@ import { parseTimeParam } from './http/params.ts';
 import { TimeZone } from './engine/tz.ts';
 import { setupHistory } from './history-setup.ts';
 import { startHub } from './hub.ts';
+import { NODE_USAGE, runNodes } from '../edge/main.ts';
 
-// `greetwatch <command>`: replay a trace (CONTRACT.md "Replay") or run a hub.
+// `greetwatch <command>`: replay a trace (CONTRACT.md "Replay"), run a hub or an edge node.
 
 const USAGE = `usage:
   greetwatch replay <trace.jsonl> --config <store.yaml> [--from ISO] [--to ISO] [--visits]
       runs the engine over a trace and prints the report JSON
   greetwatch hub --config <store.yaml>
-      runs a hub (embedded broker, engine, API, dashboard)`;
+      runs a hub (embedded broker, engine, API, dashboard)
+  greetwatch node --config <store.yaml> --node <id> [--mqtt url] [--data-dir dir]
+      runs an edge node (its sensors and buttons on GPIO or a Firmata board); --help for all options`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === 'replay') return replay(rest);
   if (cmd === 'hub') return hub(rest);
+  if (cmd === 'node') {
+    // the agent keeps running (MQTT client, watched inputs) until SIGINT/SIGTERM stop it
+    await runNodes(rest, { usage: NODE_USAGE });
+    return 0;
+  }
   process.stderr.write(`${cmd ? `unknown command ${cmd}\n` : ''}${USAGE}\n`);
   return 2;
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { createEdgeAgent, type EdgeAgent } from '../edge/agent.ts';
-import { createStoreSimulator } from '../edge/simulate.ts';
+import { createStoreSimulator } from './shopper-sim.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { setupHistory } from '../hub/history-setup.ts';
@@ -48,7 +48,8 @@ async function main(): Promise<void> {
       node,
       rules: { greetWithinS: cfg.rules.greetWithinS, warnAtS: cfg.rules.warnAtS },
       mqttUrl: hub.mqttUrl,
-      dataDir: path.join(dataDir, 'edge'),
+      // one journal per node (edge/outbox.ts locks it to the node)
+      dataDir: path.join(dataDir, 'edge', node.id),
       fw: 'demo',
       log,
     }),

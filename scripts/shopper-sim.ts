@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Node as NodeConfig } from '../firmware-config/schema.ts';
-import { asSimInput, inputKeys, systemClock, type Clock, type DigitalInput, type SimDigitalInput } from './io.ts';
+import { asSimInput, SimDistanceInput, type SimDigitalInput } from '../edge/drivers/sim.ts';
+import type { Bit } from '../edge/io.ts';
+import { inputKeys, systemClock, type Clock, type DigitalInput, type DistanceInput } from '../edge/io.ts';
 
 // A simulated store for the demo and for tests: it toggles the sim inputs of a store's
 // edge agents the way people would. Customers arrive at random (Poisson), sometimes in
@@ -19,6 +21,22 @@ import { asSimInput, inputKeys, systemClock, type Clock, type DigitalInput, type
 export interface SimNode {
   readonly config: NodeConfig;
   readonly inputs: ReadonlyMap<string, DigitalInput>;
+  readonly distances?: ReadonlyMap<string, DistanceInput>;
+}
+
+/** What the simulator sets: a sim input, or a distance sensor seen as near/far. */
+type Level = Pick<SimDigitalInput, 'read' | 'set'>;
+
+/** A simulated person in front of a distance sensor: enough readings to move its median filter. */
+function distanceLevel(d: SimDistanceInput, cfg: { onCm: number; offCm: number; medianOf: number }): Level {
+  let level: Bit = 0;
+  return {
+    read: () => level,
+    set(v) {
+      level = v;
+      for (let i = 0; i < cfg.medianOf; i++) d.set(v === 1 ? cfg.onCm / 2 : cfg.offCm * 2);
+    },
+  };
 }
 
 export interface SimProfile {
@@ -126,13 +144,13 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
   if (opts.arrivalsPerHour !== undefined) profile.arrivalsPerHour = opts.arrivalsPerHour;
   const rng = opts.rng ?? mulberry32(opts.seed ?? 1);
   const clock = opts.clock ?? systemClock;
-  const log = opts.log?.child({ name: 'edge:simulate' });
+  const log = opts.log?.child({ name: 'demo:shoppers' });
 
   // --- find the store's inputs
   const input = (n: SimNode, key: string): SimDigitalInput => asSimInput(n.inputs.get(key), `node ${n.config.id}`);
   let beam: Beam | undefined;
   let doorInput: SimDigitalInput | undefined;
-  const stepsLine: SimDigitalInput[] = [];
+  const stepsLine: Level[] = [];
   const greetButtons: SimDigitalInput[] = [];
   const passButtons: SimDigitalInput[] = [];
   const zones = opts.stepsLineZones && opts.stepsLineZones.length > 0 ? new Set(opts.stepsLineZones) : null;
@@ -143,7 +161,9 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
       } else if (s.kind === 'door' && !doorInput) {
         doorInput = input(n, inputKeys.sensor(s.id));
       } else if ((s.kind === 'pir' || s.kind === 'proximity') && (!zones || zones.has(s.zone))) {
-        stepsLine.push(input(n, inputKeys.sensor(s.id)));
+        const d = n.distances?.get(inputKeys.sensor(s.id));
+        if (s.kind === 'proximity' && d instanceof SimDistanceInput) stepsLine.push(distanceLevel(d, s));
+        else stepsLine.push(input(n, inputKeys.sensor(s.id)));
       }
     }
     for (const b of n.config.buttons) {
@@ -275,7 +295,7 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
     stats[counter]++;
     at(uniform([120, 300]), () => b.set(0));
   };
-  const pirOffTimers = new Map<SimDigitalInput, ReturnType<typeof setTimeout>>();
+  const pirOffTimers = new Map<Level, ReturnType<typeof setTimeout>>();
   const walkPastStepsLine = (): void => {
     const pir = pick(stepsLine);
     if (!pir) return;

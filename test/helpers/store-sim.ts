@@ -26,7 +26,7 @@ import { TimeZone } from '../../hub/engine/tz.ts';
 
 export type Rng = () => number;
 
-import { mulberry32 } from '../../edge/simulate.ts';
+import { mulberry32 } from '../../scripts/shopper-sim.ts';
 
 export { mulberry32 };
 

@@ -9,14 +9,19 @@ import { nodeEffectiveConfig } from '../../firmware-config/hash.ts';
 import { loadConfig } from '../../firmware-config/load.ts';
 import { createEdgeAgent, nodeCfgHash, type EdgeAgent } from '../../edge/agent.ts';
 import { EdgeErrorCodes } from '../../edge/errors.ts';
-import { inputKeys, SimDigitalInput, SimIndicator } from '../../edge/io.ts';
+import { SimDigitalInput, SimIndicator } from '../../edge/drivers/sim.ts';
+import { inputKeys } from '../../edge/io.ts';
 import { memoryOutbox } from '../../edge/outbox.ts';
-import { createStoreSimulator } from '../../edge/simulate.ts';
+import { createStoreSimulator } from '../../scripts/shopper-sim.ts';
+import { simDriver } from '../../edge/drivers/sim.ts';
+import { driverOpenError } from '../../edge/errors.ts';
+import type { DriverFault, IoFactory } from '../../edge/io.ts';
 import { startBroker, waitFor, type TestBroker } from '../fakes/broker.ts';
-import { nodeCfg } from '../fakes/nodes.ts';
+import { beamCfg, doorCfg, nodeCfg } from '../fakes/nodes.ts';
 
 const DEMO = 'firmware-config/examples/demo-store.yaml';
 const silent = pino({ level: 'silent' });
+const unknownClock = () => Promise.resolve({ sync: 'unknown' as const, source: 'none' as const });
 
 describe('edge agent', () => {
   it('reports the cfghash the hub publishes with the node config', () => {
@@ -32,25 +37,72 @@ describe('edge agent', () => {
     expect(nodeCfgHash('s1', small)).not.toBe(nodeCfgHash('s1', small, { greetWithinS: 45, warnAtS: 20 }));
   });
 
-  it('opens sim inputs by key from creation on, and a sim indicator', async () => {
+  it('opens sim inputs by key once started, and a sim indicator', async () => {
     const cfg = loadConfig(DEMO);
     const door = cfg.nodes.find((n) => n.id === 'door-1')!;
-    const a = createEdgeAgent({ store: 'demo', node: door, mqttUrl: 'mqtt://127.0.0.1:1', log: silent });
+    const a = createEdgeAgent({ store: 'demo', node: door, mqttUrl: 'mqtt://127.0.0.1:1', outbox: memoryOutbox(), log: silent, clockProbe: unknownClock });
+    expect(a.inputs.size).toBe(0);
+    expect(a.stats()).toMatchObject({ state: 'new', events: 0, pending: 0, mqtt: null });
+    await a.start();
     expect([...a.inputs.keys()].sort()).toEqual(
       [inputKeys.beamOuter('front-beam'), inputKeys.beamInner('front-beam'), 'front-door', 'door-pass'].sort(),
     );
     for (const i of a.inputs.values()) expect(i).toBeInstanceOf(SimDigitalInput);
     expect(a.indicator).toBeInstanceOf(SimIndicator);
-    expect(a.stats()).toMatchObject({ state: 'new', events: 0, pending: 0, mqtt: null });
+    await a.stop();
+    expect(a.stats().state).toBe('stopped');
+  });
+
+  it('a gpio node on a machine without GPIO fails to start with a clear error naming driver: sim', async () => {
+    const node = nodeCfg({ id: 'door-9', driver: 'gpio', sensors: [doorCfg()] });
+    const a = createEdgeAgent({ store: 's1', node, mqttUrl: 'mqtt://127.0.0.1:1', outbox: memoryOutbox(), log: silent });
+    await expect(a.start()).rejects.toMatchObject({
+      code: EdgeErrorCodes.DRIVER_UNSUPPORTED,
+      message: expect.stringMatching(/door-9[\s\S]*driver: sim/),
+    });
+    expect(a.stats().state).toBe('stopped');
     await a.stop();
   });
 
-  it('gpio and firmata drivers say plainly that they are not supported yet', () => {
-    for (const driver of ['gpio', 'firmata'] as const) {
-      expect(() => createEdgeAgent({ store: 's1', node: nodeCfg({ driver }), mqttUrl: 'mqtt://127.0.0.1:1', log: silent })).toThrow(
-        expect.objectContaining({ code: EdgeErrorCodes.DRIVER_UNSUPPORTED, message: expect.stringContaining('not yet supported') }),
-      );
-    }
+  it('a driver that cannot open a pin: the start fails naming node and pin, and what was opened is released', async () => {
+    const closed: string[] = [];
+    const io: IoFactory = (node) => {
+      const sim = simDriver();
+      return {
+        ...sim,
+        input(spec) {
+          if (spec.pin === 27) throw driverOpenError(node.id, `${spec.device} (${spec.role}) pin ${spec.pin}`, 'EBUSY: in use by another program');
+          const i = sim.input(spec);
+          return { ...i, key: i.key, read: () => i.read(), watch: (cb) => i.watch(cb), unwatch: (cb) => i.unwatch(cb), close: () => closed.push(spec.key) };
+        },
+        close: async () => {
+          closed.push('driver');
+          await sim.close();
+        },
+      };
+    };
+    const node = nodeCfg({ sensors: [beamCfg()] });
+    const a = createEdgeAgent({ store: 's1', node, mqttUrl: 'mqtt://127.0.0.1:1', outbox: memoryOutbox(), io, log: silent });
+    await expect(a.start()).rejects.toMatchObject({
+      code: EdgeErrorCodes.DRIVER_OPEN,
+      message: 'node door-1: front-beam (beam-inner) pin 27: EBUSY: in use by another program',
+    });
+    expect(closed).toEqual(['front-beam.outer', 'driver']);
+  });
+
+  it('board faults from the driver become greetwatch.fault.v1 events', async () => {
+    let raise: ((f: DriverFault) => void) | undefined;
+    const io: IoFactory = () => ({ ...simDriver(), onFault: (cb) => (raise = cb) });
+    const out = memoryOutbox();
+    const a = createEdgeAgent({ store: 's1', node: nodeCfg({ driver: 'firmata' }), mqttUrl: 'mqtt://127.0.0.1:1', outbox: out, io, log: silent, clockProbe: unknownClock });
+    await a.start();
+    raise?.({ sensor: 'board', kind: 'disconnected', detail: 'serial port closed' });
+    raise?.({ sensor: 'board', kind: 'recovered' });
+    expect([...out.pending()].map((e) => [e.type, e.data])).toEqual([
+      ['greetwatch.fault.v1', { sensor: 'board', kind: 'disconnected', detail: 'serial port closed' }],
+      ['greetwatch.fault.v1', { sensor: 'board', kind: 'recovered' }],
+    ]);
+    await a.stop();
   });
 });
 
@@ -112,14 +164,14 @@ describe('edge agents with the store simulator and a real broker', () => {
     }
   });
 
-  it('edge/main.ts: nothing seen is lost across kill -9 while the broker is down', async () => {
+  it('the node CLI: nothing seen is lost across kill -9 while the broker is down', async () => {
     const port = broker.port;
     await broker.stop();
     const dataDir = path.join(dir, 'edge');
     const run = (extra: string[]): ChildProcess => {
       const c = spawn(
         process.execPath,
-        ['--import', 'tsx', 'edge/main.ts', '--config', DEMO, '--all', '--mqtt', `mqtt://127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...extra],
+        ['--import', 'tsx', ...extra, '--config', DEMO, '--all', '--mqtt', `mqtt://127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn'],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
       children.push(c);
@@ -137,16 +189,16 @@ describe('edge agents with the store simulator and a real broker', () => {
       });
 
     // 1. simulate a busy store with no broker: events pile up in the journal
-    const first = run(['--simulate', '--rate', '36000', '--seed', '5']);
+    const first = run(['scripts/sim-node.ts', '--rate', '36000', '--seed', '5']);
     await waitFor(() => addLines().length >= 6, 'events journaled by the first process', 30_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const journaled = addLines().map((l) => (JSON.parse(l) as { add: GwEvent }).add);
     const oldBoot = journaled[0]!.bootid;
 
-    // 2. broker back, a new process on the same data dir (no simulation) sends them all
+    // 2. broker back, the agent's own CLI on the same data dir (no simulation) sends them all
     await broker.restart();
-    const second = run([]);
+    const second = run(['edge/main.ts']);
     await waitFor(() => events().filter((e) => e.bootid === oldBoot).length >= journaled.length, 'journaled events delivered', 30_000);
     const got = events().filter((e) => e.bootid === oldBoot);
     expect(got.map((e) => e.id)).toEqual(journaled.map((e) => e.id)); // all, in order, once

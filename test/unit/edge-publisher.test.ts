@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeEvent, decodeStatus, topics, type GwEvent } from '../../contract/index.ts';
 import { createEdgeAgent, type EdgeAgent, type EdgeAgentOptions } from '../../edge/agent.ts';
-import { asSimInput, inputKeys, SimIndicator } from '../../edge/io.ts';
+import { asSimInput, SimIndicator } from '../../edge/drivers/sim.ts';
+import { inputKeys } from '../../edge/io.ts';
 import { memoryOutbox } from '../../edge/outbox.ts';
 import { startBroker, waitFor, type TestBroker } from '../fakes/broker.ts';
 import { buttonCfg, nodeCfg } from '../fakes/nodes.ts';
@@ -19,7 +20,7 @@ const STORE = 's1';
 const NODE = nodeCfg({
   id: 'counter-1',
   buttons: [buttonCfg({ id: 'counter-btn', debounceMs: 0 })], // debounce 0: a press emits at once
-  indicator: { pin: 13 },
+  indicator: { pin: 13, activeLow: false },
 });
 const silent = pino({ level: 'silent' });
 

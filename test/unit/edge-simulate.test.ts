@@ -3,9 +3,10 @@ import { validateEvent, type GwEvent } from '../../contract/index.ts';
 import { loadConfig } from '../../firmware-config/load.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { createEnvelopeFactory } from '../../edge/envelope.ts';
-import { simDriver, systemClock } from '../../edge/io.ts';
+import { simDriver } from '../../edge/drivers/sim.ts';
+import { systemClock } from '../../edge/io.ts';
 import { attachSignals, openNodeInputs, type NodeSignals } from '../../edge/signals.ts';
-import { createStoreSimulator, mulberry32, type SimNode } from '../../edge/simulate.ts';
+import { createStoreSimulator, mulberry32, type SimNode } from '../../scripts/shopper-sim.ts';
 
 // The simulator drives the demo store's sim inputs through the real signal logic
 // (debounce, beam pair, buttons, door, PIR) with fake timers; the events that come out
@@ -25,7 +26,7 @@ function rig(cfg: StoreConfig): Rig {
     const inputs = openNodeInputs(node, simDriver());
     const env = createEnvelopeFactory({ store: cfg.store.id, node: node.id });
     const signals = attachSignals({ node, inputs, clock: systemClock, emit: (type, data, at) => events.push(env.build(type, data, at)) });
-    return { config: node, inputs, signals };
+    return { config: node, inputs: inputs.digital, distances: inputs.distance, signals };
   });
   return { nodes, events };
 }
