@@ -306,8 +306,14 @@ describe('parseConfig: cross-field checks', () => {
 
   it('a gpio node button or presence sensor without a pin', () => {
     expect(one(BASE.replace(', pin: 23 }', ' }'))).toBe("15 nodes[0].buttons[0].pin: driver 'gpio' needs a pin for button 'door-pass'");
-    expect(one(BASE.replace('driver: gpio\n    sensors:\n', 'driver: gpio\n    sensors:\n      - { id: p2, kind: proximity, zone: z2 }\n'))).toBe(
+    expect(one(BASE.replace('driver: gpio\n    sensors:\n', 'driver: gpio\n    sensors:\n      - { id: p2, kind: proximity, model: digital, zone: z2 }\n'))).toBe(
       "13 nodes[0].sensors[0].pin: driver 'gpio' needs a pin for sensor 'p2'",
+    );
+    expect(one(BASE.replace('driver: gpio\n    sensors:\n', 'driver: gpio\n    sensors:\n      - { id: p2, kind: proximity, zone: z2, pin: 9 }\n'))).toBe(
+      "13 nodes[0].sensors[0].model: a 'hcsr04' distance sensor needs driver 'firmata' (an Arduino); on a Pi use a module with a digital output and model 'digital'",
+    );
+    expect(one(BASE.replace('driver: gpio\n    sensors:\n', 'driver: firmata\n    sensors:\n      - { id: p2, kind: proximity, zone: z2, pin: 9, onCm: 90, offCm: 60 }\n'))).toBe(
+      "13 nodes[0].sensors[0].offCm: offCm (60) is below onCm (90): presence would turn off before it turned on",
     );
     // the sim node (counter-1) has a pinless pir and fob: fine
     expect(() => parseConfig(BASE, 'store.yaml')).not.toThrow();
