@@ -1,4 +1,5 @@
-import type { LiveSnapshot, OpenParty } from '../contract/index.ts';
+import { partyLevel } from '../contract/levels.ts';
+import type { LiveSnapshot, NodeHealth } from '../contract/index.ts';
 
 // The floor view: who is waiting and for how long, live over SSE. Timers count up
 // in the browser between messages; colours follow the hub's rules (amber at
@@ -18,9 +19,11 @@ function fmt(sec: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-function levelOf(p: OpenParty, waitingS: number, s: LiveSnapshot): OpenParty['level'] {
-  if (p.breached || waitingS >= s.rules.greetWithinS) return 'late';
-  return waitingS >= s.rules.warnAtS ? 'warn' : 'ok';
+const FAULT_WORDS: Record<string, string> = { stuck: 'stuck', chatter: 'flickering (muted)', disconnected: 'disconnected', recovered: 'ok again' };
+
+/** faults still standing: a sensor's latest fault, unless it has recovered */
+function activeFaults(n: NodeHealth): NonNullable<NodeHealth['faults']> {
+  return (n.faults ?? []).filter((f) => f.kind !== 'recovered');
 }
 
 function renderTimers(): void {
@@ -31,7 +34,7 @@ function renderTimers(): void {
     if (!p) continue;
     const waitingS = (now - Date.parse(p.entryTime)) / 1000;
     li.querySelector('.timer')!.textContent = fmt(waitingS);
-    li.dataset.level = levelOf(p, waitingS, snap);
+    li.dataset.level = partyLevel(waitingS, p.breached, snap.rules);
   }
 }
 
@@ -72,6 +75,21 @@ function render(s: LiveSnapshot): void {
       li.dataset.online = String(n.online);
       li.dataset.clockflag = String(n.clockFlag);
       li.textContent = `${n.node} ${n.online ? 'online' : 'offline'}`;
+      const active = activeFaults(n);
+      if (active.length) {
+        li.dataset.fault = 'true';
+        const ul = document.createElement('ul');
+        ul.className = 'faults';
+        for (const f of active) {
+          const item = document.createElement('li');
+          item.dataset.sensor = f.sensor;
+          item.dataset.kind = f.kind;
+          item.textContent = `${f.sensor}: ${FAULT_WORDS[f.kind]}`;
+          if (f.detail) item.title = f.detail;
+          ul.append(item);
+        }
+        li.append(ul);
+      }
       return li;
     }),
   );

@@ -1,4 +1,4 @@
-import { ErrorCodes, parseSource, validateEvent, parseJson, type ErrorCode, type Report, type Visit } from '../../contract/index.ts';
+import { ErrorCodes, parseSource, validateEvent, parseJson, type ErrorCode, type GwEvent, type Report, type Visit } from '../../contract/index.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { GreetEngine } from './engine.ts';
 import { buildReport } from './report.ts';
@@ -46,6 +46,19 @@ export function storeCheck(cfg: StoreConfig): (source: string) => { code: ErrorC
   };
 }
 
+export type TraceLine = { ok: true; event: GwEvent } | { ok: false; code: ErrorCode; reason: string };
+
+/** One line of a trace (CONTRACT.md "Replay"): null for a blank line, else the event or why it is refused. */
+export function parseTraceLine(raw: string, check: ReturnType<typeof storeCheck>): TraceLine | null {
+  const text = raw.trim();
+  if (!text) return null;
+  const parsed = parseJson(text);
+  const v = parsed.ok ? validateEvent(parsed.value) : parsed;
+  if (!v.ok) return { ok: false, code: v.code, reason: v.reason };
+  const bad = check(v.value.source);
+  return bad ? { ok: false, ...bad } : { ok: true, event: v.value };
+}
+
 export function replayTrace(lines: Iterable<string>, cfg: StoreConfig, period?: { fromMs?: number; toMs?: number }): ReplayResult {
   const engine = engineFor(cfg);
   const check = storeCheck(cfg);
@@ -64,20 +77,13 @@ export function replayTrace(lines: Iterable<string>, cfg: StoreConfig, period?: 
   };
   for (const raw of lines) {
     n++;
-    const text = raw.trim();
-    if (!text) continue;
-    const parsed = parseJson(text);
-    const v = parsed.ok ? validateEvent(parsed.value) : parsed;
+    const v = parseTraceLine(raw, check);
+    if (v === null) continue;
     if (!v.ok) {
       rejected.push({ line: n, code: v.code, reason: v.reason });
       continue;
     }
-    const bad = check(v.value.source);
-    if (bad) {
-      rejected.push({ line: n, ...bad });
-      continue;
-    }
-    const ev = v.value;
+    const ev = v.event;
     const t = Date.parse(ev.time);
     const recv = ev.recvtime !== undefined ? Date.parse(ev.recvtime) : t;
     minT = Math.min(minT, t, recv);

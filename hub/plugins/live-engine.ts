@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import type { IndicatorLevel, LiveSnapshot, NodeHealth, NodeStatus, OpenParty, Report, Visit } from '../../contract/index.ts';
-import { GwError, ErrorCodes, validateEvent, parseJson } from '../../contract/index.ts';
+import { GwError, ErrorCodes, indicatorLevel, partyLevel, parseSource, type GwEvent } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import type { LiveView } from '../engine/engine.ts';
 import { buildReport } from '../engine/report.ts';
-import { engineFor, storeCheck } from '../engine/replay.ts';
+import { engineFor, parseTraceLine, storeCheck } from '../engine/replay.ts';
+import { NodeFaults } from '../node-faults.ts';
 import type { TimeZone } from '../engine/tz.ts';
 import { closedToVisit, openPartyToVisit } from '../engine/visits.ts';
 
@@ -37,6 +38,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   const recentFinal = new Map<string, Visit>();
   const orphanTimes: number[] = [];
   const status = new Map<string, { status: NodeStatus; at: number }>();
+  const faults = new NodeFaults();
   let level: IndicatorLevel = 'off';
   let view: LiveView | undefined;
   let snapshot: LiveSnapshot | undefined;
@@ -48,8 +50,6 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       const cfg = ctx.config;
       const eng = engineFor(cfg);
       const store = cfg.store.id;
-      const warnMs = cfg.rules.warnAtS * 1000;
-      const lateMs = cfg.rules.greetWithinS * 1000;
 
       /** live: final visits go on the bus (history, MQTT); recovering: they are collected and stored once */
       let recoveredVisits: Visit[] | null = [];
@@ -64,6 +64,15 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         }
       };
 
+      /** keeps the latest fault per sensor, at its hub-corrected time (clock offset = hub − node) */
+      const noteFault = (event: GwEvent, recvMs: number): void => {
+        if (event.type !== 'greetwatch.fault.v1') return;
+        const node = parseSource(event.source)?.node;
+        if (!node) return;
+        const t = Date.parse(event.time) + (eng.clockOffset(node) ?? recvMs - Date.parse(event.time));
+        faults.record(node, event.data, t);
+      };
+
       // --- recovery: replay recorded traces (kill -9 leaves them whole up to the last acknowledged event)
       const since = ctx.clock.now() - (opts.recoverMs ?? KEEP_MS);
       const check = storeCheck(cfg);
@@ -73,11 +82,11 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         if (day && Date.parse(day) + 86_400_000 < since) continue;
         const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
         for await (const line of rl) {
-          const p = parseJson(line);
-          const v = p.ok ? validateEvent(p.value) : p;
-          if (!v.ok || check(v.value.source) || !v.value.recvtime) continue; // a torn last line after a crash
-          const recv = Date.parse(v.value.recvtime);
-          eng.ingest(v.value, recv);
+          const v = parseTraceLine(line, check);
+          if (!v?.ok || !v.event.recvtime) continue; // a torn last line after a crash
+          const recv = Date.parse(v.event.recvtime);
+          eng.ingest(v.event, recv);
+          noteFault(v.event, recv);
           eng.advance(recv);
           takeFinal();
           recovered++;
@@ -99,6 +108,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       offBus.push(
         ctx.bus.on('event:accepted', ({ event, recvMs }) => {
           eng.ingest(event, recvMs);
+          noteFault(event, recvMs);
           view = undefined;
         }),
         ctx.bus.on('node:status', ({ node, status: s, recvMs }) => {
@@ -122,12 +132,13 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           let lost = 0;
           for (const b of c.boots.values()) lost += b.max - b.seen;
           const lastSeenMs = Math.max(c.lastRecv ?? -Infinity, st?.at ?? -Infinity);
+          const on = st?.status.state === 'online' ? st.status : null;
           return {
             node,
-            online: st?.status.state === 'online',
+            online: on !== null,
             lastSeen: Number.isFinite(lastSeenMs) ? new Date(lastSeenMs).toISOString() : null,
-            bootid: st?.status.state === 'online' ? st.status.bootid : null,
-            fw: st?.status.state === 'online' ? st.status.fw : null,
+            bootid: on?.bootid ?? null,
+            fw: on?.fw ?? null,
             offsetMs: off ?? null,
             clockFlag: off !== undefined && Math.abs(off) > cfg.rules.clockFlagMs,
             events: c.events,
@@ -135,6 +146,12 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             lost,
             tooLate: c.tooLate,
             rejected: ctx.metrics.rejectedFor(node),
+            uptimeS: on?.uptimeS ?? null,
+            outbox: on?.outbox ?? null,
+            dropped: on?.dropped ?? null,
+            clock: on?.clock ?? null,
+            faults: faults.latest(node),
+            faultCount: faults.count(node),
           };
         });
       };
@@ -148,13 +165,13 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       const build = (now: number): LiveSnapshot => {
         const lv = liveView(now);
         const open: OpenParty[] = lv.waiting.map((p) => {
-          const waitingMs = Math.max(0, now - p.entry);
+          const waitingS = Math.max(0, now - p.entry) / 1000;
           return {
             party: p.id,
             entryTime: new Date(p.entry).toISOString(),
-            waitingS: waitingMs / 1000,
+            waitingS,
             size: p.size,
-            level: waitingMs >= lateMs || p.breach !== undefined ? 'late' : waitingMs >= warnMs ? 'warn' : 'ok',
+            level: partyLevel(waitingS, p.breach !== undefined, cfg.rules),
             leaving: p.mark !== undefined,
             breached: p.breach !== undefined,
           };
@@ -190,8 +207,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         while (orphanTimes.length && orphanTimes[0]! < cutoff) orphanTimes.shift();
         view = undefined;
         snapshot = build(now);
-        // issue 3 §4: warn at warnAtS, late at greetWithinS, off when nobody waits
-        const next: IndicatorLevel = snapshot.open.some((p) => p.level === 'late') ? 'late' : snapshot.open.some((p) => p.level === 'warn') ? 'warn' : 'off';
+        // CONTRACT.md "Store rules" (warnAtS, greetWithinS): cmd indicate follows the worst waiting party
+        const next = indicatorLevel(snapshot.open.map((p) => p.level));
         if (next !== level) {
           level = next;
           for (const n of cfg.nodes) if (n.indicator) ctx.bus.emit('indicator:set', { node: n.id, level });

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { LiveSnapshot } from '../../contract/index.ts';
+import { asSimInput } from '../../edge/drivers/sim.ts';
+import { inputKeys } from '../../edge/io.ts';
 import { startRig, type Rig } from '../helpers/rig.ts';
 
-// Issue 2 §6: the floor page in a real headless Chromium sees a waiting party
-// appear, turn amber then red, and clear when a staff member greets.
+// The floor page in a real headless Chromium sees a waiting party appear, turn amber then
+// red, and clear when a staff member greets; a sensor fault shows under its node.
 
 let rig: Rig;
 let browser: Browser;
@@ -34,8 +37,9 @@ describe('floor dashboard', () => {
     expect(await page.locator('#waitingCount').textContent()).toBe('1');
     await page.locator('#waiting li[data-level="warn"]').waitFor({ timeout: 10_000 });
     await page.locator('#waiting li[data-level="late"]').waitFor({ timeout: 10_000 });
-    const timer = await card.locator('.timer').textContent();
-    expect(timer).toMatch(/^0:0[2-9]$/);
+    // red means greetWithinS (2 s) has passed: the timer shows at least that
+    const [min, sec] = (await card.locator('.timer').textContent())!.split(':').map(Number);
+    expect(min! * 60 + sec!).toBeGreaterThanOrEqual(2);
     const border = await card.evaluate((el) => getComputedStyle(el).borderLeftColor);
     expect(border).toBe('rgb(198, 40, 40)'); // --late
     if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/floor-late.png` });
@@ -51,5 +55,18 @@ describe('floor dashboard', () => {
   it('says when history is off', async () => {
     expect(await page.locator('#banner').isVisible()).toBe(true);
     expect(await page.locator('#banner').textContent()).toContain('History is off');
+  });
+
+  it('shows a sensor fault under its node: a chattering beam, raised by the edge node itself', async () => {
+    const outer = asSimInput(rig.door.inputs.get(inputKeys.beamOuter('beam')), 'door');
+    // a loose wire: more edges in a second than the node's chatterPerS (default 50)
+    for (let i = 0; i < 60; i++) outer.set(i % 2 === 0 ? 1 : 0);
+    const fault = page.locator('#nodes li[data-node="door"] .faults li[data-kind="chatter"]');
+    await fault.waitFor({ timeout: 10_000 });
+    expect(await fault.textContent()).toBe('beam: flickering (muted)');
+    const live = (await (await fetch(`${rig.hub.httpUrl}/api/stores/rig/live`)).json()) as LiveSnapshot;
+    const door = live.nodes.find((n) => n.node === 'door')!;
+    expect(door.faultCount).toBe(1);
+    expect(door.faults).toEqual([{ sensor: 'beam', kind: 'chatter', detail: expect.stringContaining('more than 50 changes in 1 s'), time: expect.any(String) }]);
   });
 });
