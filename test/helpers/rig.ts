@@ -4,10 +4,12 @@ import path from 'node:path';
 import pino from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { createEdgeAgent, type EdgeAgent } from '../../edge/agent.ts';
-import { asSimInput, inputKeys, type SimIndicator } from '../../edge/io.ts';
+import { asSimInput, type SimIndicator } from '../../edge/drivers/sim.ts';
+import { inputKeys } from '../../edge/io.ts';
 import { StoreConfig, type Rules } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import type { VisitStore } from '../../hub/visit-store.ts';
+import { waitFor } from './wait.ts';
 
 // A small real store for integration and browser tests: a hub on free ports and
 // two simulated edge nodes (entrance beam pair; counter button with an indicator)
@@ -28,8 +30,6 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number } = {}): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rig-'));
   const raw = {
@@ -37,8 +37,10 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
     rules: { greetWithinS: 2, warnAtS: 1, groupWindowS: 0.3, greetLeadS: 0.2, reorderS: 0.3, ...opts.rules },
     staff: [{ id: 'anna' }],
     nodes: [
-      { id: 'door', driver: 'sim', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2, debounceMs: 5 }] },
-      { id: 'counter', driver: 'sim', buttons: [{ id: 'fob', kind: 'fob', action: 'greet', staff: 'anna', debounceMs: 5 }], indicator: {} },
+      // no debounce: a crossing or a press made by set() calls is read at once, so the rig waits for
+      // the events it causes instead of for time
+      { id: 'door', driver: 'sim', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2, debounceMs: 0 }] },
+      { id: 'counter', driver: 'sim', buttons: [{ id: 'fob', kind: 'fob', action: 'greet', staff: 'anna', debounceMs: 0 }], indicator: {} },
     ],
     hub: { mqtt: { port: 0 }, http: { port: 0 } },
   };
@@ -62,15 +64,18 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
   const outer = asSimInput(door.inputs.get(inputKeys.beamOuter('beam')), 'door');
   const inner = asSimInput(door.inputs.get(inputKeys.beamInner('beam')), 'door');
   const fob = asSimInput(counter.inputs.get(inputKeys.button('fob')), 'counter');
+  /** resolves once the node has built `n` more events and the broker acknowledged all of them */
+  const sent = (agent: EdgeAgent, n: number) => {
+    const target = agent.stats().events + n;
+    return () => waitFor(() => agent.stats().events >= target && agent.stats().pending === 0, `${agent.config.id}: ${n} event(s) acknowledged`);
+  };
   const cross = async (first: typeof outer, second: typeof outer) => {
+    const done = sent(door, 1);
     first.set(1);
-    await sleep(40);
     second.set(1);
-    await sleep(40);
     first.set(0);
-    await sleep(40);
     second.set(0);
-    await sleep(40);
+    await done();
   };
   return {
     hub,
@@ -81,10 +86,10 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
     walkIn: () => cross(outer, inner),
     walkOut: () => cross(inner, outer),
     async greet() {
+      const done = sent(counter, 1);
       fob.set(1);
-      await sleep(40);
       fob.set(0);
-      await sleep(20);
+      await done();
     },
     indicator: () => counter.indicator as SimIndicator,
     async stop() {
