@@ -1,4 +1,4 @@
-// npm run bench (tsx bench/run.ts [--json <file>] [--events <n>])
+// npm run bench (tsx bench/run.ts [--json <file>] [--events <n>] [--edge-seconds <n>])
 //
 // Measures, never asserts:
 //   (a) engine throughput on a large simulated trace: GreetEngine.ingest + advance, and
@@ -7,6 +7,9 @@
 //   (c) replay throughput of the fixture traces (replayTrace: JSON parse, validate, engine, report)
 //   (d) cost of the live view engine.live(now) with 10,000 open parties (ms per call)
 //   (e) the hub end to end on loopback: MQTT QoS 1 → validate → trace → engine (bench/hub-ingest.ts)
+//   (f) the edge agent on the gpio driver (fake onoff Gpio) and a real broker: input edge →
+//       PUBLISH latency p50/p99, agent RSS idle and while a 1 kHz chattering input is muted
+//       for --edge-seconds (default 60) (bench/edge-agent.ts)
 // Prints a table, then the figures as JSON (to stdout, or to the --json file).
 
 import fs from 'node:fs';
@@ -23,10 +26,11 @@ import { VisitMachine, type MachineInput } from '../hub/engine/machine.ts';
 import { engineFor, replayTrace } from '../hub/engine/replay.ts';
 import { FIXTURES } from '../scripts/make-fixtures.ts';
 import { simulateStore, type SimMessage } from '../test/helpers/store-sim.ts';
+import { measureEdgeLatency, measureEdgeMemory } from './edge-agent.ts';
 import { measureHubIngest } from './hub-ingest.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({ options: { json: { type: 'string' }, events: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { json: { type: 'string' }, events: { type: 'string' }, 'edge-seconds': { type: 'string' } } });
 const TARGET_EVENTS = Number(args.events ?? 200_000);
 const OPEN_PARTIES = 10_000;
 const started = performance.now();
@@ -381,6 +385,19 @@ table(
   `(e) hub on loopback: ${fmtInt(hubFig.events)} QoS 1 events from ${hubFig.clients} node clients, ${hubFig.window} in flight each (clients in-process)`,
   ['events/s', 'PUBACK p50 ms', 'PUBACK p99 ms', 'to engine p50 ms', 'to engine p99 ms', 'bench process RSS MB'],
   [[fmtInt(hubFig.eventsPerS), fmt(hubFig.pubackP50Ms), fmt(hubFig.pubackP99Ms), fmt(hubFig.acceptedP50Ms), fmt(hubFig.acceptedP99Ms), fmt(hubFig.rssMB, 0)]],
+);
+const edgeLat = await measureEdgeLatency();
+const edgeMem = await measureEdgeMemory(Number(args['edge-seconds'] ?? 60));
+report.edge = { latency: edgeLat, memory: edgeMem };
+table(
+  `(f) edge agent, gpio driver on a fake onoff Gpio, real broker on loopback: ${fmtInt(edgeLat.presses)} button edges`,
+  ['edge → PUBLISH p50 ms', 'p99 ms', 'max ms'],
+  [[fmt(edgeLat.p50Ms, 3), fmt(edgeLat.p99Ms, 3), fmt(edgeLat.maxMs, 3)]],
+);
+table(
+  `    agent process alone: idle, then a beam chattering at 1 kHz for ${edgeMem.chatterSeconds} s (${fmtInt(edgeMem.chatterEdges)} edges, muted: ${edgeMem.muted ? 'yes' : 'NO'})`,
+  ['idle RSS MB', 'RSS first s', 'RSS last s', 'RSS max', 'heap first s', 'heap last s'],
+  [[fmt(edgeMem.idleRssMB, 1), fmt(edgeMem.rssStartMB, 1), fmt(edgeMem.rssEndMB, 1), fmt(edgeMem.rssMaxMB, 1), fmt(edgeMem.heapStartMB, 1), fmt(edgeMem.heapEndMB, 1)]],
 );
 report.totalS = (performance.now() - started) / 1000;
 out.push('', `total ${fmt(report.totalS as number, 1)} s`);
