@@ -1,4 +1,4 @@
-// Stable error codes (brief: "Errors carry stable codes that tests assert on").
+// Stable error codes: tests, logs and alerts match on these strings (README "Reliability").
 // Add new codes at the end; never rename one: dashboards and alerts match on them.
 export const ErrorCodes = {
   /** payload is not JSON */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import damerauLevenshtein from 'damerau-levenshtein';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { KindGuard, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -366,19 +367,7 @@ function leafMessage(e: ValueError): string {
 
 /** Edit distance where swapping two neighbours also counts as one edit (a common typo). */
 export function levenshtein(a: string, b: string): number {
-  let before: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
-      cur[j] = d;
-    }
-    [before, prev] = [prev, cur];
-  }
-  return prev[b.length]!;
+  return damerauLevenshtein(a, b).steps;
 }
 
 /** `; did you mean 'x'?` for the closest candidate within a third of the length, else ''. */

@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Id } from '../contract/ids.ts';
 
-// The one schema for stores, nodes, pins, sensors, rules, staff and credentials.
-// Types and defaults come from here only (brief: "The config schema is the single
-// source of truth"); the loader applies the defaults written below.
+// The one schema for a store: rules, staff, nodes with their board, pins, sensors, filters
+// and fault checks, and the hub. Types and defaults come from here only (README
+// "Configuration"); the loader applies the defaults written below.
 
 const S = (def: number, description: string) => Type.Number({ minimum: 0, default: def, description });
 
@@ -23,7 +23,7 @@ export const Rules = Type.Object(
     walkoutConfirmS: S(60, 'a marked party still ungreeted this long after the mark is a walkout'),
     expireS: S(600, 'a party still ungreeted after this long closes as missed'),
     reorderS: S(120, 'events may arrive up to this late; results do not depend on order within it'),
-    clockFlagMs: S(2000, 'a node whose clock offset exceeds this is flagged in /live (issue 3)'),
+    clockFlagMs: S(2000, 'a node whose clock offset exceeds this is flagged in /live (README "Order, duplicates and clocks")'),
   },
   { additionalProperties: false, default: {} },
 );
