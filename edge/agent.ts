@@ -88,7 +88,8 @@ export interface EdgeAgent {
  */
 export function nodeCfgHash(store: string, node: NodeConfig, rules?: NodeRules): string {
   const all = rules ?? (Value.Default(Rules, {}) as Rules);
-  return configHash({ store, node, rules: { greetWithinS: all.greetWithinS, warnAtS: all.warnAtS } });
+  const { mqtt: _login, ...withoutLogin } = node; // as nodeEffectiveConfig: the login is not part of the hash
+  return configHash({ store, node: withoutLogin, rules: { greetWithinS: all.greetWithinS, warnAtS: all.warnAtS } });
 }
 
 export function createEdgeAgent(opts: EdgeAgentOptions): EdgeAgent {

@@ -176,6 +176,22 @@ export const Indicator = Type.Object(
 );
 export type Indicator = Static<typeof Indicator>;
 
+/**
+ * A password as stored in the store file: a scrypt hash in PHC form, written by
+ * `greetwatch config hash-password` (`$scrypt$ln=15,r=8,p=1$<salt>$<hash>`, base64).
+ * Plain passwords are refused with a message that says so.
+ */
+export const PasswordHash = Type.String({ pattern: '^\\$scrypt\\$ln=\\d+,r=\\d+,p=\\d+\\$[A-Za-z0-9+/]+={0,2}\\$[A-Za-z0-9+/]+={0,2}$' });
+
+export const NodeLogin = Type.Object(
+  {
+    /** MQTT username (default: the node id) */
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    passwordHash: PasswordHash,
+  },
+  { additionalProperties: false },
+);
+
 export const Node = Type.Object(
   {
     id: Id(),
@@ -195,6 +211,8 @@ export const Node = Type.Object(
     outboxMax: Type.Integer({ minimum: 1, default: 100_000 }),
     /** the retained status (uptime, outbox depth, clock) is refreshed this often */
     statusEveryS: Type.Integer({ minimum: 1, default: 60 }),
+    /** the node's own MQTT login; `greetwatch config node-bootstrap` makes the password and writes its hash here */
+    mqtt: Type.Optional(NodeLogin),
   },
   { additionalProperties: false },
 );
@@ -202,10 +220,29 @@ export type Node = Static<typeof Node>;
 
 export const Staff = Type.Object({ id: Id(), name: Type.Optional(Type.String()) }, { additionalProperties: false });
 
+/** A dashboard login: managers see live compliance and node health, owners also the weekly reports. */
+export const User = Type.Object(
+  {
+    id: Id(),
+    name: Type.Optional(Type.String()),
+    role: Type.Union([Type.Literal('manager'), Type.Literal('owner')]),
+    passwordHash: PasswordHash,
+  },
+  { additionalProperties: false },
+);
+export type User = Static<typeof User>;
+
 export const Hub = Type.Object(
   {
     mqtt: Type.Object(
-      { host: Type.String({ default: '127.0.0.1' }), port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }) },
+      {
+        /** where the broker listens: 127.0.0.1 for the demo, 0.0.0.0 (or the hub's LAN address) in a store */
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
+        /** how nodes reach the broker, e.g. mqtt://192.168.1.10:1883 (node-bootstrap files carry it);
+         *  default mqtt://{host}:{port} */
+        url: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
+      },
       { additionalProperties: false, default: {} },
     ),
     http: Type.Object(
@@ -245,7 +282,11 @@ export const StoreConfig = Type.Object(
     rules: Rules,
     staff: Type.Array(Staff, { default: [] }),
     nodes: Type.Array(Node, { default: [] }),
+    /** dashboard logins (manager and owner views) */
+    users: Type.Array(User, { default: [] }),
     hub: Hub,
+    /** `${name}` in any string value is replaced by these (ESPHome-style), applied by the loader */
+    substitutions: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
   },
   { additionalProperties: false },
 );
