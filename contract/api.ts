@@ -123,6 +123,9 @@ export const NodeHealth = Type.Object({
   /** events that arrived later than reorderS (applied as best effort) */
   tooLate: Type.Integer(),
   rejected: Type.Record(Type.String(), Type.Integer()),
+  /** the cfghash the node reports running, and whether it is the one the hub publishes for it */
+  cfghash: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  configCurrent: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   // extensions from the node's retained status (null until a node reports them)
   uptimeS: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   outbox: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),

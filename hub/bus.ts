@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { GwEvent, NodeStatus, Visit, LiveSnapshot, IndicatorLevel, ErrorCode } from '../contract/index.ts';
+import type { StoreConfig } from '../firmware-config/schema.ts';
 
 // The hub's one typed event bus: plugins talk through it, never to each other.
 export interface BusEvents {
@@ -16,6 +17,8 @@ export interface BusEvents {
   'live:snapshot': { snapshot: LiveSnapshot };
   /** a node's indicator should change */
   'indicator:set': { node: string; level: IndicatorLevel };
+  /** a reloaded store file was accepted: ctx.config is already `config`; every plugin applies what concerns it */
+  'config:changed': { config: StoreConfig; previous: StoreConfig };
 }
 
 export class Bus {

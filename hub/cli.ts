@@ -1,57 +1,95 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import pino from 'pino';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino, type Logger } from 'pino';
 import { GwError } from '../contract/index.ts';
+import { NODE_USAGE, runNodes } from '../edge/main.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import { replayTrace } from './engine/replay.ts';
-import { parseTimeParam } from './http/params.ts';
 import { TimeZone } from './engine/tz.ts';
 import { setupHistory } from './history-setup.ts';
+import { parseTimeParam } from './http/params.ts';
 import { startHub } from './hub.ts';
-import { NODE_USAGE, runNodes } from '../edge/main.ts';
 
-// `greetwatch <command>`: replay a trace (CONTRACT.md "Replay"), run a hub or an edge node.
+// `greetwatch <command>`: run a hub or an edge node, replay a trace (CONTRACT.md "Replay").
+// People read what it prints: a bad option, a missing file or a port in use ends the
+// process with one line and exit code 1, never a stack trace (README "Configuration").
 
-const USAGE = `usage:
-  greetwatch replay <trace.jsonl> --config <store.yaml> [--from ISO] [--to ISO] [--visits]
-      runs the engine over a trace and prints the report JSON
-  greetwatch hub --config <store.yaml>
-      runs a hub (embedded broker, engine, API, dashboard)
-  greetwatch node --config <store.yaml> --node <id> [--mqtt url] [--data-dir dir]
-      runs an edge node (its sensors and buttons on GPIO or a Firmata board); --help for all options`;
+const COMMANDS = {
+  hub: {
+    summary: 'runs a store hub: embedded MQTT broker, greeting engine, API and dashboard',
+    usage: `usage: greetwatch hub --config <store.yaml>
+  --config <file>     the store file (required); SIGHUP re-reads it without a restart
+  Environment: INFLUX_URL (history server), LOG_LEVEL (default info)`,
+  },
+  node: { summary: 'runs an edge node: its sensors and buttons on GPIO or a Firmata board', usage: NODE_USAGE },
+  replay: {
+    summary: 'runs the engine over a recorded trace and prints the report JSON',
+    usage: `usage: greetwatch replay <trace.jsonl> --config <store.yaml> [--from ISO] [--to ISO] [--visits]
+  --config <file>     the store file whose rules apply (required)
+  --from, --to        the report period (RFC 3339, or store-local YYYY-MM-DD[THH:MM]); default: the days the trace covers
+  --visits            add every visit to the output`,
+  },
+} as const;
+type Command = keyof typeof COMMANDS;
+
+const USAGE = `usage: greetwatch <command> [options]   (greetwatch <command> --help for its options)
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}`;
+
+/** A mistake on the command line: printed as one line (and a hint), exit code 1. */
+class UsageError extends Error {}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(cmd: Command, args: string[], options: O, positionals = false) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    throw new UsageError(`greetwatch ${cmd}: ${(err as Error).message} (greetwatch ${cmd} --help lists the options)`);
+  }
+}
+
+/** pino-pretty when a person watches the terminal, JSON lines otherwise (journald, files, pipes) */
+export function cliLogger(name: string): Logger {
+  const level = process.env.LOG_LEVEL ?? 'info';
+  if (process.stdout.isTTY) return pino({ name, level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  return pino({ name, level });
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (cmd === 'replay') return replay(rest);
-  if (cmd === 'hub') return hub(rest);
-  if (cmd === 'node') {
-    // the agent keeps running (MQTT client, watched inputs) until SIGINT/SIGTERM stop it
-    await runNodes(rest, { usage: NODE_USAGE });
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return cmd === undefined ? 1 : 0;
+  }
+  if (!(cmd in COMMANDS)) throw new UsageError(`greetwatch: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')}; greetwatch --help)`);
+  const command = cmd as Command;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(COMMANDS[command].usage + '\n');
     return 0;
   }
-  process.stderr.write(`${cmd ? `unknown command ${cmd}\n` : ''}${USAGE}\n`);
-  return 2;
+  switch (command) {
+    case 'replay':
+      return replay(rest);
+    case 'hub':
+      return hub(rest);
+    case 'node':
+      // the agent keeps running (MQTT client, watched inputs) until SIGINT/SIGTERM stop it
+      await runNodes(rest, { usage: NODE_USAGE });
+      return 0;
+  }
 }
 
 function replay(args: string[]): number {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, visits: { type: 'boolean' } },
-  });
+  const { values, positionals } = parse('replay', args, { config: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, visits: { type: 'boolean' } }, true);
   const file = positionals[0];
-  if (!file || !values.config) {
-    process.stderr.write(`replay needs a trace file and --config\n${USAGE}\n`);
-    return 2;
-  }
+  if (!file || !values.config) throw new UsageError('greetwatch replay: needs a trace file and --config <store.yaml> (greetwatch replay --help)');
   const cfg = loadConfig(values.config);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    process.stderr.write(`${file}: cannot read trace (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})\n`);
-    return 1;
+    throw new UsageError(`${file}: cannot read trace (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   const tz = new TimeZone(cfg.store.timezone);
   const period = {
@@ -66,22 +104,38 @@ function replay(args: string[]): number {
 }
 
 async function hub(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
-  if (!values.config) {
-    process.stderr.write(`hub needs --config\n${USAGE}\n`);
-    return 2;
-  }
-  const cfg = loadConfig(values.config);
-  const log = pino({ name: 'hub', level: process.env.LOG_LEVEL ?? 'info' });
-  const dataDir = path.resolve(path.dirname(values.config), cfg.hub.dataDir);
+  const { values } = parse('hub', args, { config: { type: 'string' } });
+  if (!values.config) throw new UsageError('greetwatch hub: --config <store.yaml> is required (greetwatch hub --help)');
+  const configFile = values.config;
+  // a bad file stops the hub here, before anything listens: it never half-starts
+  const cfg = loadConfig(configFile);
+  const log = cliLogger('hub');
+  const dataDir = path.resolve(path.dirname(configFile), cfg.hub.dataDir);
   const history = await setupHistory(cfg, dataDir, log);
   process.stdout.write(history.message + '\n');
-  const h = await startHub({ config: cfg, dataDir, log, store: history.store });
+  let h;
+  try {
+    h = await startHub({ config: cfg, configFile, dataDir, log, store: history.store });
+  } catch (err) {
+    await history.stop();
+    const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      const which = e.port === cfg.hub.mqtt.port ? 'hub.mqtt.port' : e.port === cfg.hub.http.port ? 'hub.http.port' : 'a port';
+      const why = e.code === 'EADDRINUSE' ? 'is already in use (another hub, or another program)' : 'needs privileges this user lacks (use a port above 1023)';
+      throw new UsageError(`greetwatch hub: ${e.address ?? ''}:${e.port ?? '?'} (${which}) ${why}; change ${which} in ${configFile} or stop the other program`);
+    }
+    throw err;
+  }
   process.stdout.write(`greetwatch hub for ${cfg.store.id}: MQTT ${h.mqttUrl}, dashboard ${h.httpUrl}/\n`);
+  const onHup = () => {
+    h.reload().catch((err: unknown) => log.error({ err: (err as Error).message }, 'reload failed'));
+  };
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  process.off('SIGHUP', onHup);
   await h.stop();
   await history.stop();
   return 0;
@@ -93,10 +147,13 @@ export function run(argv: string[]): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      // config and parameter errors are for people: message only, no stack
-      if (err instanceof GwError) process.stderr.write(`${err.message}\n`);
+      // config, parameter and usage errors are for people: the message only, no stack
+      if (err instanceof GwError || err instanceof UsageError) process.stderr.write(`${err.message}\n`);
+      else if (typeof (err as { code?: unknown }).code === 'string' && String((err as { code: string }).code).startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${(err as Error).message}\n`);
       else process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
       process.exitCode = 1;
+      // a failed start must not leave a process that stays alive without listening
+      setTimeout(() => process.exit(1), 2000).unref();
     },
   );
 }

@@ -8,7 +8,10 @@ import type { Metrics } from './metrics.ts';
 
 /** The one typed context every hub plugin takes (brief: no long argument lists, no singletons). */
 export interface HubContext {
+  /** the config in force; replaced (never mutated) when a reload is accepted, then `config:changed` is emitted */
   config: StoreConfig;
+  /** re-reads the store file (SIGHUP, POST /api/config/reload); a bad file leaves the running config in force */
+  reloadConfig(): Promise<ReloadResult>;
   /** absolute folder for traces and other local state */
   dataDir: string;
   log: Logger;
@@ -19,6 +22,14 @@ export interface HubContext {
   metrics: Metrics;
   /** filled by plugins as they start: what other plugins may read (ports, live state) */
   runtime: HubRuntime;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  /** the file's problems, as `file:line:col path: message` lines (when !ok) */
+  errors: string[];
+  /** settings that changed in the file but only take effect after a restart (ports, data folder, history) */
+  restartNeeded: string[];
 }
 
 export interface HubRuntime {

@@ -3,7 +3,8 @@ import pino, { type Logger } from 'pino';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { Bus } from './bus.ts';
 import { systemClock, type Clock } from './clock.ts';
-import type { HubContext, HubPlugin } from './context.ts';
+import type { HubContext, HubPlugin, ReloadResult } from './context.ts';
+import { ConfigError, formatIssue, loadConfig } from '../firmware-config/load.ts';
 import { Metrics } from './metrics.ts';
 import { brokerPlugin } from './plugins/broker.ts';
 import { historyPlugin } from './plugins/history.ts';
@@ -20,6 +21,10 @@ import { influxVisitStore } from './influx-store.ts';
 
 export interface HubOptions {
   config: StoreConfig;
+  /** the store file `config` came from: reloadConfig() re-reads it */
+  configFile?: string;
+  /** reads the store file (default loadConfig); injected by tests */
+  loadConfig?: (file: string) => StoreConfig;
   /** folder for traces; default: config.hub.dataDir resolved against `baseDir` */
   dataDir?: string;
   /** folder the config file lives in (relative dataDir is resolved against it) */
@@ -39,8 +44,21 @@ export interface Hub {
   readonly ctx: HubContext;
   readonly mqttUrl: string;
   readonly httpUrl: string;
+  /** re-reads the store file and applies it without a restart (see HubContext.reloadConfig) */
+  reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
 }
+
+/** Settings a running hub cannot change: listeners, data folder, history store, the store's identity. */
+const RESTART_ONLY: Array<[string, (c: StoreConfig) => unknown]> = [
+  ['store.id', (c) => c.store.id],
+  ['hub.mqtt.host', (c) => c.hub.mqtt.host],
+  ['hub.mqtt.port', (c) => c.hub.mqtt.port],
+  ['hub.http.host', (c) => c.hub.http.host],
+  ['hub.http.port', (c) => c.hub.http.port],
+  ['hub.dataDir', (c) => c.hub.dataDir],
+  ['hub.influx', (c) => JSON.stringify(c.hub.influx)],
+];
 
 export async function startHub(opts: HubOptions): Promise<Hub> {
   const config = opts.config;
@@ -51,8 +69,36 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     (config.hub.influx.url
       ? influxVisitStore({ url: config.hub.influx.url, database: config.hub.influx.database, log })
       : memoryVisitStore('History is off: no InfluxDB configured (set hub.influx.url, or install influxd for a managed one)'));
+  const reloadConfig = async (): Promise<ReloadResult> => {
+    const rlog = log.child({ name: 'hub:config' });
+    if (!opts.configFile) return { ok: false, errors: ['this hub was started without a store file: nothing to reload'], restartNeeded: [] };
+    let next: StoreConfig;
+    try {
+      next = (opts.loadConfig ?? loadConfig)(opts.configFile);
+    } catch (err) {
+      const errors = err instanceof ConfigError ? err.issues.filter((i) => i.severity === 'error').map(formatIssue) : [(err as Error).message];
+      for (const e of errors) rlog.error(e);
+      rlog.error({ file: opts.configFile, errors: errors.length }, 'store file refused; the running config stays in force');
+      return { ok: false, errors, restartNeeded: [] };
+    }
+    const previous = ctx.config;
+    const restartNeeded = RESTART_ONLY.filter(([, get]) => get(next) !== get(previous)).map(([name]) => name);
+    if (restartNeeded.includes('store.id')) {
+      const msg = `store.id changed from ${previous.store.id} to ${next.store.id}: a hub serves one store; restart it to change stores`;
+      rlog.error(msg);
+      return { ok: false, errors: [msg], restartNeeded };
+    }
+    // what only a restart can change keeps its running value, so every plugin sees one consistent config
+    const applied: StoreConfig = { ...next, hub: { ...next.hub, mqtt: previous.hub.mqtt, http: previous.hub.http, dataDir: previous.hub.dataDir, influx: previous.hub.influx } };
+    ctx.config = applied;
+    ctx.bus.emit('config:changed', { config: applied, previous });
+    if (restartNeeded.length) rlog.warn({ restartNeeded }, 'store file applied; these settings take effect after a restart');
+    else rlog.info({ file: opts.configFile }, 'store file applied');
+    return { ok: true, errors: [], restartNeeded };
+  };
   const ctx: HubContext = {
     config,
+    reloadConfig,
     dataDir,
     log,
     bus: new Bus(),
@@ -97,6 +143,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     ctx,
     mqttUrl: `mqtt://${host(config.hub.mqtt.host)}:${ctx.runtime.mqttPort}`,
     httpUrl: `http://${host(config.hub.http.host)}:${ctx.runtime.httpPort}`,
+    reload: reloadConfig,
     stop: stopAll,
   };
 }

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,13 +56,23 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         void reply.status(404).send({ error: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` });
       });
 
-      const tokens = cfg.hub.tokens.map((t) => Buffer.from(t));
+      // tokens are compared as SHA-256 digests: equal length whatever was sent (no length leak, and a
+      // non-ASCII token is just a wrong token); read from ctx.config at each request, so a reload applies
+      const digest = (t: string) => createHash('sha256').update(t, 'utf8').digest();
+      let tokenSource: readonly string[] | undefined;
+      let tokens: Buffer[] = [];
       const auth = (req: FastifyRequest) => {
-        if (cfg.hub.tokens.length === 0) return;
+        const configured = ctx.config.hub.tokens;
+        if (configured.length === 0) return;
+        if (configured !== tokenSource) {
+          tokenSource = configured;
+          tokens = configured.map(digest);
+        }
         const h = req.headers.authorization;
         const q = (req.query as Record<string, unknown>).token;
         const given = h?.startsWith('Bearer ') ? h.slice(7) : typeof q === 'string' ? q : undefined;
-        if (!given || !tokens.some((t) => t.length === given.length && timingSafeEqual(t, Buffer.from(given)))) {
+        const d = given === undefined ? undefined : digest(given);
+        if (!d || !tokens.some((t) => timingSafeEqual(t, d))) {
           throw new GwError(ErrorCodes.UNAUTHORIZED, 'missing or wrong bearer token');
         }
       };
@@ -77,6 +87,13 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         auth(req);
         storeParam(req);
         return live().snapshot();
+      });
+
+      // re-reads the store file (as SIGHUP does): 200 when applied, 422 with the file's errors when refused
+      f.post('/api/config/reload', async (req, reply) => {
+        auth(req);
+        const r = await ctx.reloadConfig();
+        return reply.status(r.ok ? 200 : 422).send(r.ok ? r : { error: ErrorCodes.CONFIG_INVALID, message: r.errors[0] ?? 'refused', ...r });
       });
 
       f.get('/api/stores/:store/report', async (req) => {

@@ -14,6 +14,7 @@ export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, pack
   let ctx: HubContext | undefined;
   let known = new Set<string>();
   let log: HubContext['log'] | undefined;
+  let offConfig: (() => void) | undefined;
 
   const reject = (node: string | null, topic: string, code: ErrorCode, reason: string) => {
     if (!ctx) return;
@@ -28,8 +29,12 @@ export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, pack
       ctx = c;
       log = c.log.child({ name: 'hub:ingest' });
       known = new Set(c.config.nodes.map((n) => n.id));
+      offConfig = c.bus.on('config:changed', ({ config }) => {
+        known = new Set(config.nodes.map((n) => n.id));
+      });
     },
     async stop() {
+      offConfig?.();
       ctx = undefined;
     },
     gate(_client, packet) {

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
-import readline from 'node:readline';
 import type { IndicatorLevel, LiveSnapshot, NodeHealth, NodeStatus, OpenParty, Report, Visit } from '../../contract/index.ts';
 import { GwError, ErrorCodes, indicatorLevel, partyLevel, parseSource, type GwEvent } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
-import type { LiveView } from '../engine/engine.ts';
+import type { GreetEngine, LiveView } from '../engine/engine.ts';
+import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { buildReport } from '../engine/report.ts';
 import { engineFor, parseTraceLine, storeCheck } from '../engine/replay.ts';
 import { NodeFaults } from '../node-faults.ts';
+import { nodeEffectiveConfig } from '../../firmware-config/hash.ts';
 import type { TimeZone } from '../engine/tz.ts';
 import { closedToVisit, openPartyToVisit } from '../engine/visits.ts';
 
@@ -47,55 +48,74 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
     name: 'live-engine',
     async start(ctx: HubContext) {
       const log = ctx.log.child({ name: 'hub:engine' });
-      const cfg = ctx.config;
-      const eng = engineFor(cfg);
-      const store = cfg.store.id;
+      const store = ctx.config.store.id;
+      // the config in force: a reload replaces ctx.config (never mutated), so read it through here
+      const cfgNow = () => ctx.config;
 
-      /** live: final visits go on the bus (history, MQTT); recovering: they are collected and stored once */
-      let recoveredVisits: Visit[] | null = [];
+      /** keeps the latest fault per sensor, at its hub-corrected time (clock offset = hub − node) */
+      const noteFault = (e: GreetEngine, event: GwEvent, recvMs: number): void => {
+        if (event.type !== 'greetwatch.fault.v1') return;
+        const node = parseSource(event.source)?.node;
+        if (!node) return;
+        const t = Date.parse(event.time) + (e.clockOffset(node) ?? recvMs - Date.parse(event.time));
+        faults.record(node, event.data, t);
+      };
+
+      /**
+       * An engine for `cfg` fed the recorded traces of the last 48 h, as a restart would see them
+       * (kill -9 leaves a trace whole up to the last acknowledged event; a torn last line is skipped).
+       * Every trace line was written before its event reached the bus, so nothing is missed or
+       * fed twice when the engine is swapped in between two events.
+       */
+      const replayTraces = (cfg: StoreConfig, withFaults: boolean) => {
+        const e = engineFor(cfg);
+        const since = ctx.clock.now() - (opts.recoverMs ?? KEEP_MS);
+        const check = storeCheck(cfg);
+        const visits: Visit[] = [];
+        const orphans: number[] = [];
+        let events = 0;
+        const drain = () => {
+          const out = e.drainFinal();
+          for (const o of out.orphans) orphans.push(o.t);
+          for (const cv of out.visits) visits.push(closedToVisit(store, cv));
+        };
+        for (const file of ctx.recorder.files()) {
+          const day = /(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(file)?.[1];
+          if (day && Date.parse(day) + 86_400_000 < since) continue;
+          for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+            const v = parseTraceLine(line, check);
+            if (!v?.ok || !v.event.recvtime) continue;
+            const recv = Date.parse(v.event.recvtime);
+            e.ingest(v.event, recv);
+            if (withFaults) noteFault(e, v.event, recv);
+            e.advance(recv);
+            drain();
+            events++;
+          }
+        }
+        return { engine: e, visits, orphans, events };
+      };
+
+      const start = replayTraces(ctx.config, true);
+      let eng = start.engine;
+      for (const v of start.visits) recentFinal.set(v.party, v);
+      orphanTimes.push(...start.orphans);
+      if (start.events) log.info({ events: start.events, visits: start.visits.length }, 'recovered state from recorded traces');
+      // re-stored (idempotent per party) in one batch, not re-published: subscribers had them
+      if (start.visits.length) void ctx.store.write(start.visits);
+
+      /** live: final visits go on the bus (history, MQTT), each party once */
       const takeFinal = () => {
         const out = eng.drainFinal();
         for (const o of out.orphans) orphanTimes.push(o.t);
         for (const cv of out.visits) {
           const v = closedToVisit(store, cv);
+          // a party already final under the rules before a reload keeps that outcome
+          if (recentFinal.has(v.party)) continue;
           recentFinal.set(v.party, v);
-          if (recoveredVisits) recoveredVisits.push(v);
-          else ctx.bus.emit('visit:final', { visit: v });
+          ctx.bus.emit('visit:final', { visit: v });
         }
       };
-
-      /** keeps the latest fault per sensor, at its hub-corrected time (clock offset = hub − node) */
-      const noteFault = (event: GwEvent, recvMs: number): void => {
-        if (event.type !== 'greetwatch.fault.v1') return;
-        const node = parseSource(event.source)?.node;
-        if (!node) return;
-        const t = Date.parse(event.time) + (eng.clockOffset(node) ?? recvMs - Date.parse(event.time));
-        faults.record(node, event.data, t);
-      };
-
-      // --- recovery: replay recorded traces (kill -9 leaves them whole up to the last acknowledged event)
-      const since = ctx.clock.now() - (opts.recoverMs ?? KEEP_MS);
-      const check = storeCheck(cfg);
-      let recovered = 0;
-      for (const file of ctx.recorder.files()) {
-        const day = /(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(file)?.[1];
-        if (day && Date.parse(day) + 86_400_000 < since) continue;
-        const rl = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
-        for await (const line of rl) {
-          const v = parseTraceLine(line, check);
-          if (!v?.ok || !v.event.recvtime) continue; // a torn last line after a crash
-          const recv = Date.parse(v.event.recvtime);
-          eng.ingest(v.event, recv);
-          noteFault(v.event, recv);
-          eng.advance(recv);
-          takeFinal();
-          recovered++;
-        }
-      }
-      if (recovered) log.info({ events: recovered, visits: recoveredVisits.length }, 'recovered state from recorded traces');
-      // re-stored (idempotent per party) in one batch, not re-published: subscribers had them
-      if (recoveredVisits.length) void ctx.store.write(recoveredVisits);
-      recoveredVisits = null;
 
       // today's final visits from history, so the floor's "today" survives restarts
       try {
@@ -108,13 +128,25 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       offBus.push(
         ctx.bus.on('event:accepted', ({ event, recvMs }) => {
           eng.ingest(event, recvMs);
-          noteFault(event, recvMs);
+          noteFault(eng, event, recvMs);
           view = undefined;
         }),
         ctx.bus.on('node:status', ({ node, status: s, recvMs }) => {
           status.set(node, { status: s, at: recvMs });
           // a node that (re)connects gets the current indicator level (cmd is not retained)
           if (s.state === 'online') ctx.bus.emit('indicator:set', { node, level });
+        }),
+        ctx.bus.on('config:changed', ({ config }) => {
+          // new rules, staff or opening hours: the open parties are rebuilt from the trace under
+          // them, as a restart would; visits already final keep their outcome (README "Configuration")
+          const t0 = performance.now();
+          const next = replayTraces(config, false);
+          eng = next.engine;
+          orphanTimes.splice(0, orphanTimes.length, ...next.orphans);
+          for (const v of next.visits) if (!recentFinal.has(v.party)) recentFinal.set(v.party, v);
+          view = undefined;
+          snapshot = undefined;
+          log.info({ events: next.events, ms: Math.round(performance.now() - t0) }, 'engine rebuilt for the new config');
         }),
       );
 
@@ -123,8 +155,16 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         return view;
       };
 
+      /** the cfghash the hub publishes for a node (nodeEffectiveConfig), cached per config */
+      let hashes: { cfg: StoreConfig; byNode: Map<string, string> } | undefined;
+      const expectedHash = (node: string): string | null => {
+        const cfg = cfgNow();
+        if (hashes?.cfg !== cfg) hashes = { cfg, byNode: new Map(cfg.nodes.map((n) => [n.id, nodeEffectiveConfig(cfg, n.id).cfghash])) };
+        return hashes.byNode.get(node) ?? null;
+      };
+
       const nodesHealth = (): NodeHealth[] => {
-        const ids = new Set<string>([...cfg.nodes.map((n) => n.id), ...[...eng.nodes()].map(([n]) => n), ...status.keys(), ...ctx.metrics.rejected.keys()]);
+        const ids = new Set<string>([...cfgNow().nodes.map((n) => n.id), ...[...eng.nodes()].map(([n]) => n), ...status.keys(), ...ctx.metrics.rejected.keys()]);
         return [...ids].sort().map((node) => {
           const c = eng.nodeCounters(node);
           const st = status.get(node);
@@ -140,12 +180,14 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             bootid: on?.bootid ?? null,
             fw: on?.fw ?? null,
             offsetMs: off ?? null,
-            clockFlag: off !== undefined && Math.abs(off) > cfg.rules.clockFlagMs,
+            clockFlag: off !== undefined && Math.abs(off) > cfgNow().rules.clockFlagMs,
             events: c.events,
             duplicates: c.duplicates,
             lost,
             tooLate: c.tooLate,
             rejected: ctx.metrics.rejectedFor(node),
+            cfghash: on?.cfghash ?? null,
+            configCurrent: on ? on.cfghash === expectedHash(node) : null,
             uptimeS: on?.uptimeS ?? null,
             outbox: on?.outbox ?? null,
             dropped: on?.dropped ?? null,
@@ -171,7 +213,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             entryTime: new Date(p.entry).toISOString(),
             waitingS,
             size: p.size,
-            level: partyLevel(waitingS, p.breach !== undefined, cfg.rules),
+            level: partyLevel(waitingS, p.breach !== undefined, cfgNow().rules),
             leaving: p.mark !== undefined,
             breached: p.breach !== undefined,
           };
@@ -189,7 +231,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         return {
           store,
           now: new Date(now).toISOString(),
-          rules: { warnAtS: cfg.rules.warnAtS, greetWithinS: cfg.rules.greetWithinS },
+          rules: { warnAtS: cfgNow().rules.warnAtS, greetWithinS: cfgNow().rules.greetWithinS },
           open,
           today,
           nodes: nodesHealth(),
@@ -211,7 +253,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         const next = indicatorLevel(snapshot.open.map((p) => p.level));
         if (next !== level) {
           level = next;
-          for (const n of cfg.nodes) if (n.indicator) ctx.bus.emit('indicator:set', { node: n.id, level });
+          for (const n of cfgNow().nodes) if (n.indicator) ctx.bus.emit('indicator:set', { node: n.id, level });
         }
         ctx.bus.emit('live:snapshot', { snapshot });
       };
@@ -219,7 +261,9 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       timer = setInterval(tick, opts.tickMs ?? 250);
 
       ctx.runtime.live = {
-        tz: eng.tz,
+        get tz() {
+          return eng.tz;
+        },
         snapshot: () => snapshot ?? build(ctx.clock.now()),
         async report(fromMs, toMs) {
           let stored: Visit[] = [];
