@@ -41,6 +41,12 @@ export const ErrorCodes = {
   USAGE: 'GW_ERR_USAGE',
   /** a driver could not open its board or a pin (busy, no permission, no such pin, board not answering) */
   DRIVER_OPEN: 'GW_ERR_DRIVER_OPEN',
+  /** a node refused the config the hub sent it (another node's, wrong cfghash, invalid); it keeps running the one it has */
+  CONFIG_REFUSED: 'GW_ERR_CONFIG_REFUSED',
+  /** a node cannot write or read its last good config (<dataDir>/config.json) */
+  CONFIG_STORE_IO: 'GW_ERR_CONFIG_STORE_IO',
+  /** an event's time is more than rules.maxSkewS from the hub's clock (CONTRACT.md "Event envelope") */
+  EVENT_TIME: 'GW_ERR_EVENT_TIME',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

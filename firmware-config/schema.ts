@@ -23,6 +23,7 @@ export const Rules = Type.Object(
     walkoutConfirmS: S(60, 'a marked party still ungreeted this long after the mark is a walkout'),
     expireS: S(600, 'a party still ungreeted after this long closes as missed'),
     reorderS: S(120, 'events may arrive up to this late; results do not depend on order within it'),
+    maxSkewS: S(86400, 'an event whose time is further than this from the hub clock is rejected (CONTRACT.md "Event envelope")'),
     clockFlagMs: S(2000, 'a node whose clock offset exceeds this is flagged in /live (README "Order, duplicates and clocks")'),
   },
   { additionalProperties: false, default: {} },

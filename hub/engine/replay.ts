@@ -46,6 +46,18 @@ export function storeCheck(cfg: StoreConfig): (source: string) => { code: ErrorC
   };
 }
 
+/**
+ * CONTRACT.md "Event envelope": an event whose `time` is more than `maxSkewS` from the hub's
+ * clock at arrival is rejected as a time error; it never reaches the engine, so it never feeds
+ * the node's clock estimate (one event dated 9999 would otherwise shift every later one).
+ */
+export function timeCheck(ev: Pick<GwEvent, 'time'>, recvMs: number, maxSkewS: number): { code: ErrorCode; reason: string } | null {
+  const skewS = (Date.parse(ev.time) - recvMs) / 1000;
+  if (Math.abs(skewS) <= maxSkewS) return null;
+  const how = skewS > 0 ? 'ahead of' : 'behind';
+  return { code: ErrorCodes.EVENT_TIME, reason: `time: ${ev.time} is ${Math.round(Math.abs(skewS))} s ${how} the hub clock (more than maxSkewS ${maxSkewS} s)` };
+}
+
 export type TraceLine = { ok: true; event: GwEvent } | { ok: false; code: ErrorCode; reason: string };
 
 /** One line of a trace (CONTRACT.md "Replay"): null for a blank line, else the event or why it is refused. */
@@ -86,6 +98,11 @@ export function replayTrace(lines: Iterable<string>, cfg: StoreConfig, period?: 
     const ev = v.event;
     const t = Date.parse(ev.time);
     const recv = ev.recvtime !== undefined ? Date.parse(ev.recvtime) : t;
+    const late = timeCheck(ev, recv, cfg.rules.maxSkewS);
+    if (late) {
+      rejected.push({ line: n, ...late });
+      continue;
+    }
     minT = Math.min(minT, t, recv);
     maxT = Math.max(maxT, t, recv);
     if (engine.ingest(ev, recv) === 'duplicate') duplicates++;

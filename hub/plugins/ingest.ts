@@ -1,6 +1,7 @@
 import type { Client, PublishPacket } from 'aedes';
 import { decodeEvent, decodeStatus, ErrorCodes, parseTopic, type ErrorCode } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
+import { timeCheck } from '../engine/replay.ts';
 
 // Every publish from a node passes here before the broker acknowledges it
 // (CONTRACT.md: an event that does not match is rejected, counted per node and
@@ -61,6 +62,8 @@ export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, pack
       }
       const v = decodeEvent(packet.payload, { expect: { store: t.store, node: t.node } });
       if (!v.ok) return reject(t.node, packet.topic, v.code, v.reason);
+      const skew = timeCheck(v.value, recvMs, c.config.rules.maxSkewS);
+      if (skew) return reject(t.node, packet.topic, skew.code, skew.reason);
       c.recorder.record(v.value, recvMs);
       c.bus.emit('event:accepted', { event: v.value, node: t.node, recvMs });
     },

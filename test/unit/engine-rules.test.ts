@@ -272,3 +272,29 @@ describe('metrics', () => {
     expect(r.report.met).toBe(1);
   });
 });
+
+describe('events far from the hub clock (CONTRACT.md "Event envelope", maxSkewS)', () => {
+  it('an event dated far ahead is rejected as a time error and does not shift the node clock', () => {
+    const t = trace();
+    t.add('door', 1, 'greetwatch.entry.v1', { sensor: 'beam', direction: 'in' }, { recvSec: 1 });
+    // one forged event: the year 9999, arriving now
+    const forged = t.add('door', 0, 'greetwatch.door.v1', { sensor: 'door', state: 'open' }, { recvSec: 2 });
+    forged.time = '9999-01-01T00:00:00.000Z';
+    t.add('door', 60, 'greetwatch.entry.v1', { sensor: 'beam', direction: 'in' }, { recvSec: 60 });
+    t.add('counter', 65, 'greetwatch.greet.v1', { button: 'btn' }, { recvSec: 65 });
+    t.add('door', 2000, 'greetwatch.door.v1', { sensor: 'door', state: 'open' }, { recvSec: 2000 });
+    const res = replayTrace(t.lines(), testConfig());
+    expect(res.rejected).toEqual([{ line: 2, code: 'GW_ERR_EVENT_TIME', reason: expect.stringMatching(/^time: 9999-01-01T00:00:00.000Z is \d+ s ahead of the hub clock \(more than maxSkewS 86400 s\)$/) }]);
+    // the walk-in after it keeps its own time: greeted 5 s after it, not lost in the future
+    const second = res.visits.find((v) => Date.parse(v.entryTime) === T0 + 60_000);
+    expect(second).toMatchObject({ outcome: 'met', ttgS: 5 });
+  });
+
+  it('maxSkewS is a store rule; within it an event counts', () => {
+    const t = trace();
+    t.add('door', 0, 'greetwatch.entry.v1', { sensor: 'beam', direction: 'in' }, { recvSec: 100 });
+    t.add('counter', 100, 'greetwatch.greet.v1', { button: 'btn' }, { recvSec: 100 });
+    expect(replayTrace(t.lines(), testConfig({ rules: { maxSkewS: 50 } })).rejected.map((r) => r.code)).toEqual(['GW_ERR_EVENT_TIME']);
+    expect(replayTrace(t.lines(), testConfig({ rules: { maxSkewS: 150 } })).rejected).toEqual([]);
+  });
+});
