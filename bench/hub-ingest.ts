@@ -5,6 +5,7 @@ import pino from 'pino';
 import mqtt from 'mqtt';
 import { Value } from '@sinclair/typebox/value';
 import { sourceOf, topics, type GwEvent } from '../contract/index.ts';
+import { hashPassword } from '../firmware-config/passwords.ts';
 import { StoreConfig } from '../firmware-config/schema.ts';
 import { startHub } from '../hub/hub.ts';
 
@@ -31,7 +32,11 @@ export async function measureHubIngest(opts: { events?: number; clients?: number
   const clients = opts.clients ?? 4;
   const window = opts.window ?? 16;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-bench-'));
-  const cfg = Value.Default(StoreConfig, { store: { id: 'bench' }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+  // every client logs in as its own node, as in a store (README "Security")
+  const pw = 'bench-password';
+  const passwordHash = await hashPassword(pw);
+  const nodes = Array.from({ length: clients }, (_, i) => ({ id: `n${i}`, mqtt: { passwordHash } }));
+  const cfg = Value.Default(StoreConfig, { store: { id: 'bench' }, nodes, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
   const hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'silent' }) });
   const sentAt = new Map<string, number>();
   const accepted: number[] = [];
@@ -44,7 +49,7 @@ export async function measureHubIngest(opts: { events?: number; clients?: number
     if (t !== undefined) accepted.push(performance.now() - t);
     if (++done === total) resolveAll();
   });
-  const conns = await Promise.all(Array.from({ length: clients }, (_, i) => mqtt.connectAsync(hub.mqttUrl, { clientId: `bench-${i}` })));
+  const conns = await Promise.all(Array.from({ length: clients }, (_, i) => mqtt.connectAsync(hub.mqttUrl, { clientId: `gw-bench-n${i}`, username: `n${i}`, password: pw })));
   const started = performance.now();
   await Promise.all(
     conns.map(async (c, i) => {

@@ -9,6 +9,16 @@ export class Metrics {
     if (!m) this.rejected.set(key, (m = new Map()));
     m.set(code, (m.get(code) ?? 0) + 1);
   }
+  /** refused MQTT connects by reason (no credentials, bad credentials, a node's client id taken) */
+  readonly refusedConnects = new Map<string, number>();
+  refuseConnect(reason: string): void {
+    this.refusedConnects.set(reason, (this.refusedConnects.get(reason) ?? 0) + 1);
+  }
+  /** publishes the broker refused (a node writing outside its own topics, a read-only user publishing) */
+  refusedPublishes = 0;
+  refusePublish(): void {
+    this.refusedPublishes++;
+  }
   rejectedFor(node: string): Record<string, number> {
     return Object.fromEntries(this.rejected.get(node) ?? []);
   }

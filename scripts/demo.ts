@@ -4,6 +4,7 @@ import pino from 'pino';
 import { createEdgeAgent, type EdgeAgent } from '../edge/agent.ts';
 import { createStoreSimulator } from './shopper-sim.ts';
 import { loadConfig } from '../firmware-config/load.ts';
+import { generatePassword, hashPassword } from '../firmware-config/passwords.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { setupHistory } from '../hub/history-setup.ts';
 import { startHub, type Hub } from '../hub/hub.ts';
@@ -34,8 +35,24 @@ async function startOnFreePorts(cfg: StoreConfig, store: VisitStore): Promise<Hu
   }
 }
 
+/**
+ * The demo's nodes log in like real ones (README "Security"): each gets a fresh password for
+ * this run, its scrypt hash goes into the hub's config, the password to its agent.
+ */
+async function demoLogins(cfg: StoreConfig): Promise<Map<string, string>> {
+  const passwords = new Map<string, string>();
+  for (const node of cfg.nodes) {
+    if (node.mqtt) continue; // a store file with its own logins keeps them
+    const pw = generatePassword();
+    passwords.set(node.id, pw);
+    node.mqtt = { passwordHash: await hashPassword(pw) };
+  }
+  return passwords;
+}
+
 async function main(): Promise<void> {
   const cfg = loadConfig(configFile);
+  const passwords = await demoLogins(cfg);
   // ports may be overridden (0 = any free port), e.g. to run a second demo beside the first
   if (process.env.GREETWATCH_HTTP_PORT) cfg.hub.http.port = Number(process.env.GREETWATCH_HTTP_PORT);
   if (process.env.GREETWATCH_MQTT_PORT) cfg.hub.mqtt.port = Number(process.env.GREETWATCH_MQTT_PORT);
@@ -50,6 +67,7 @@ async function main(): Promise<void> {
       mqttUrl: hub.mqttUrl,
       // one journal per node (edge/outbox.ts locks it to the node)
       dataDir: path.join(dataDir, 'edge', node.id),
+      ...(passwords.has(node.id) ? { login: { username: node.mqtt?.username ?? node.id, password: passwords.get(node.id)! } } : {}),
       fw: 'demo',
       log,
     }),

@@ -2,11 +2,18 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import type { Client, PublishPacket } from 'aedes';
+import { brokerAccess } from '../broker-access.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
+import { rateLimitedLog } from '../rate-limited-log.ts';
 
 // The embedded MQTT broker (aedes) on a TCP listener. Other plugins see incoming
 // publishes through `gate`, which runs before aedes acknowledges a QoS 1 publish:
 // what the gate records is durable before the node hears PUBACK.
+
+const remoteAddress = (client: Client): string | undefined => {
+  const conn = client.conn as { remoteAddress?: string } | undefined;
+  return conn?.remoteAddress;
+};
 
 export type PublishGate = (client: Client | null, packet: PublishPacket) => void;
 
@@ -22,10 +29,35 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
     name: 'broker',
     async start(ctx: HubContext) {
       const log = ctx.log.child({ name: 'hub:broker' });
+      const access = brokerAccess({ config: () => ctx.config, log });
+      const logRefusal = rateLimitedLog(log, 10_000);
       broker = await Aedes.createBroker({ drainTimeout: 10_000 });
       const b = broker;
+      // access first, then ingest: two hooks, each in its own module
+      b.authenticate = (client, username, password, callback) => {
+        access.authenticate(client, username, password).then(
+          (who) => {
+            if (typeof who === 'object') return callback(null, true);
+            ctx.metrics.refuseConnect(who);
+            logRefusal(`connect:${who}`, { reason: who, client: client.id, username, address: remoteAddress(client) }, 'connection refused');
+            // CONNACK 4 (bad user name or password), 2 (identifier rejected) for a node's client id
+            callback(Object.assign(new Error(who), { returnCode: who === 'client-id-taken' ? 2 : 4 }), false);
+          },
+          (err: unknown) => {
+            log.error({ err, client: client.id }, 'authentication failed');
+            callback(Object.assign(new Error('authentication failed'), { returnCode: 5 }), false);
+          },
+        );
+      };
       b.authorizePublish = (client, packet, callback) => {
         if (packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS/ topic is reserved'));
+        // client is null only for the hub's own publishes, which do not come through here
+        const refused = client ? access.publishRefusal(client, packet) : 'no client';
+        if (refused) {
+          ctx.metrics.refusePublish();
+          logRefusal(`publish:${client?.id ?? ''}`, { client: client?.id, topic: packet.topic, address: client ? remoteAddress(client) : undefined }, `publish refused: ${refused}`);
+          return callback(new Error(refused));
+        }
         try {
           opts.gate?.(client, packet);
         } catch (err) {
@@ -34,6 +66,12 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
         }
         callback(null);
       };
+      b.authorizeSubscribe = (client, sub, callback) => {
+        if (client && access.subscribeAllowed(client, sub)) return callback(null, sub);
+        logRefusal(`subscribe:${client?.id ?? ''}`, { client: client?.id, topic: sub.topic }, 'subscription refused');
+        callback(null, null); // SUBACK 0x80 for this topic; the connection stays
+      };
+      b.on('clientDisconnect', (client) => access.forget(client));
       b.on('clientError', (client, err) => log.warn({ client: client.id, err: err.message }, 'client error'));
       server = net.createServer(b.handle);
       const srv = server;

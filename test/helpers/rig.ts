@@ -9,6 +9,7 @@ import { inputKeys } from '../../edge/io.ts';
 import { StoreConfig, type Rules } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import type { VisitStore } from '../../hub/visit-store.ts';
+import { password, withLogins } from './logins.ts';
 import { waitFor } from './wait.ts';
 
 // A small real store for integration and browser tests: a hub on free ports and
@@ -44,7 +45,7 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
     ],
     hub: { mqtt: { port: 0 }, http: { port: 0 } },
   };
-  const cfg = Value.Default(StoreConfig, raw) as StoreConfig;
+  const cfg = await withLogins(Value.Default(StoreConfig, raw) as StoreConfig);
   if (!Value.Check(StoreConfig, cfg)) throw new Error('rig config invalid');
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log, tickMs: opts.tickMs ?? 50, streamMs: 100, ...(opts.store ? { store: opts.store } : {}) });
@@ -55,6 +56,7 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
       rules: { greetWithinS: cfg.rules.greetWithinS, warnAtS: cfg.rules.warnAtS },
       mqttUrl: hub.mqttUrl,
       dataDir: path.join(dir, 'edge', cfg.nodes[i]!.id),
+      login: { username: cfg.nodes[i]!.id, password: password(cfg.nodes[i]!.id) },
       log,
     });
   const door = agent(0);

@@ -8,6 +8,7 @@ import type { GwEvent, NodeHealth } from '../../contract/index.ts';
 import { loadConfig } from '../../firmware-config/load.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
+import { urlWithLogin, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // CONTRACT.md "Event envelope" (bootid, gapless seq) and the README's outbox guarantee: a node
@@ -23,7 +24,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-edge-kill-'));
-  const cfg = loadConfig(DEMO);
+  const cfg = await withLogins(loadConfig(DEMO));
   cfg.hub.mqtt.port = 0;
   cfg.hub.http.port = 0;
   hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 100 });
@@ -38,7 +39,7 @@ afterAll(async () => {
 function node(script: string, extra: string[]): ChildProcess {
   const c = spawn(
     process.execPath,
-    ['--import', 'tsx', script, '--config', DEMO, '--node', 'door-1', '--mqtt', hub.mqttUrl, '--data-dir', path.join(dir, 'edge'), '--log-level', 'warn', ...extra],
+    ['--import', 'tsx', script, '--config', DEMO, '--node', 'door-1', '--mqtt', urlWithLogin(hub.mqttUrl, 'door-1'), '--data-dir', path.join(dir, 'edge'), '--log-level', 'warn', ...extra],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   children.push(c);

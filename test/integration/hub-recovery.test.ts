@@ -9,6 +9,8 @@ import mqtt from 'mqtt';
 import { topics, type LiveSnapshot, type Report, type GwEvent } from '../../contract/index.ts';
 import { waitFor } from '../helpers/influxd.ts';
 import { trace } from '../helpers/trace.ts';
+import { password } from '../helpers/logins.ts';
+import { hashPassword } from '../../firmware-config/passwords.ts';
 
 // "Nothing acknowledged is ever lost, not across a kill -9 of the hub": the hub
 // records each event before it acknowledges it and replays its trace on start.
@@ -48,12 +50,13 @@ async function startHubProcess(): Promise<void> {
 const live = async () => (await (await fetch(`${httpUrl}/api/stores/rec/live`)).json()) as LiveSnapshot;
 
 async function publishAcked(events: GwEvent[]): Promise<void> {
-  const c = await mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0 });
   for (const e of events) {
     const node = e.source.split('/').pop()!;
+    // each node with its own login (README "Security")
+    const c = await mqtt.connectAsync(mqttUrl, { username: node, password: password(node), reconnectPeriod: 0 });
     await c.publishAsync(topics.events('rec', node), JSON.stringify(e), { qos: 1 }); // resolves on PUBACK
+    await c.endAsync();
   }
-  await c.endAsync();
 }
 
 beforeAll(async () => {
@@ -62,9 +65,13 @@ beforeAll(async () => {
   httpUrl = `http://127.0.0.1:${h}`;
   mqttUrl = `mqtt://127.0.0.1:${m}`;
   cfgFile = path.join(dir, 'store.yaml');
+  const login = async (id: string) => `{ passwordHash: '${await hashPassword(password(id))}' }`;
   fs.writeFileSync(
     cfgFile,
-    `store: { id: rec }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nhub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n`,
+    `store: { id: rec }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nstaff: [{ id: anna }, { id: ben }]\n` +
+      `nodes:\n  - { id: door, mqtt: ${await login('door')} }\n  - { id: counter, mqtt: ${await login('counter')} }\n` +
+      `users:\n  - { id: reader, role: manager, passwordHash: '${await hashPassword(password('reader'))}' }\n` +
+      `hub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n`,
   );
   await startHubProcess();
 });
@@ -80,12 +87,17 @@ describe('hub crash and replay', () => {
     const t = trace('rec');
     // events stamped when sent, as a node does (the hub estimates node clocks from this)
     const stamp = (e: GwEvent) => ({ ...e, time: new Date().toISOString() }) as GwEvent;
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const finals: string[] = [];
+    const reader = await mqtt.connectAsync(mqttUrl, { username: 'reader', password: password('reader'), reconnectPeriod: 0 });
+    reader.on('message', (_t, p) => finals.push((JSON.parse(p.toString()) as { party: string }).party));
+    await reader.subscribeAsync(topics.visits('rec'), { qos: 1 });
     const a = stamp(t.in(0));
     await publishAcked([a]);
-    await sleep(800);
+    await waitFor(async () => (await live()).open.length === 1, 'party A waiting');
     await publishAcked([stamp(t.greet(0, 'anna'))]);
-    await sleep(800);
+    // A final means groupWindowS has passed on the hub's clock: B is a party of its own
+    await waitFor(() => finals.includes(`door/${a.id}`), 'party A final');
+    await reader.endAsync();
     const b = stamp(t.in(0));
     await publishAcked([b]);
     await waitFor(async () => {

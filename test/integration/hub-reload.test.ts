@@ -14,7 +14,9 @@ import { nodeEffectiveConfig } from '../../firmware-config/hash.ts';
 import { loadConfig } from '../../firmware-config/load.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
+import { password } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { hashPassword } from '../../firmware-config/passwords.ts';
 
 // The store file changed without a restart (README "Configuration"): POST /api/config/reload
 // and SIGHUP apply a good file through one config:changed event (rules, nodes, staff, tokens)
@@ -25,6 +27,8 @@ import { waitFor } from '../helpers/wait.ts';
 const root = path.resolve(import.meta.dirname, '../..');
 const TOKEN = 'reload-test-token-0123456789';
 
+/** scrypt hashes of the test passwords, made once (README "Security": every node logs in) */
+const hashes: Record<string, string> = {};
 const storeYaml = (over: { warnAtS?: number; extraNode?: boolean; tokens?: boolean; broken?: boolean } = {}) => `store: { id: rl, timezone: UTC }
 rules: { greetWithinS: 30, warnAtS: ${over.warnAtS ?? 20}, groupWindowS: 0.3, reorderS: 0.3 }
 staff: [{ id: anna }]
@@ -32,7 +36,8 @@ nodes:
   - id: door
     driver: sim
     sensors: [{ id: beam, kind: beam-pair, outerPin: 1, innerPin: 2, debounceMs: 0 }]
-${over.extraNode ? '  - id: counter\n    driver: sim\n    buttons: [{ id: fob, kind: fob, staff: anna, debounceMs: 0 }]\n' : ''}${over.broken ? '  - id: counter\n    drivr: sim\n' : ''}hub:
+    mqtt: { passwordHash: '${hashes.door}' }
+${over.extraNode ? `  - id: counter\n    driver: sim\n    buttons: [{ id: fob, kind: fob, staff: anna, debounceMs: 0 }]\n    mqtt: { passwordHash: '${hashes.counter}' }\n` : ''}${over.broken ? '  - id: counter\n    drivr: sim\n' : ''}hub:
   mqtt: { port: 0 }
   http: { port: 0 }
   tokens: [${over.tokens ? TOKEN : ''}]
@@ -45,12 +50,13 @@ let door: EdgeAgent;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
+  for (const id of ['door', 'counter']) hashes[id] = await hashPassword(password(id));
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-reload-'));
   file = path.join(dir, 'store.yaml');
   fs.writeFileSync(file, storeYaml());
   const cfg = loadConfig(file);
   hub = await startHub({ config: cfg, configFile: file, dataDir: path.join(dir, 'hub'), log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 50 });
-  door = createEdgeAgent({ store: 'rl', node: nodeEffectiveConfig(cfg, 'door').node as (typeof cfg.nodes)[number], mqttUrl: hub.mqttUrl, dataDir: path.join(dir, 'edge', 'door'), log: pino({ level: 'silent' }) });
+  door = createEdgeAgent({ store: 'rl', node: nodeEffectiveConfig(cfg, 'door').node as (typeof cfg.nodes)[number], mqttUrl: hub.mqttUrl, dataDir: path.join(dir, 'edge', 'door'), login: { username: 'door', password: password('door') }, log: pino({ level: 'silent' }) });
   await door.start();
   await waitFor(() => door.stats().mqtt?.connected === true, 'door connected');
 });
@@ -79,11 +85,6 @@ describe('reloading the store file', () => {
     inner.set(0);
     await waitFor(async () => (await live()).open.length === 1, 'a party waiting');
     const party = (await live()).open[0]!.party;
-    const watcher = await mqtt.connectAsync(hub.mqttUrl);
-    const retained = new Map<string, string>();
-    watcher.on('message', (t, p) => retained.set(t, p.toString()));
-    await watcher.subscribeAsync(topics.config('rl', '+'), { qos: 1 });
-
     fs.writeFileSync(file, storeYaml({ warnAtS: 10, extraNode: true, tokens: true }));
     const r = await reload(); // the API was open until now
     expect(r).toEqual({ status: 200, body: { ok: true, errors: [], restartNeeded: [] } });
@@ -96,10 +97,14 @@ describe('reloading the store file', () => {
     expect(after.open.map((p) => p.party)).toEqual([party]);
     expect(after.rules.warnAtS).toBe(10);
     expect(after.nodes.map((n) => n.node)).toEqual(['counter', 'door']);
-    // the new node's config is retained for it
-    await waitFor(() => retained.has(topics.config('rl', 'counter')), 'counter config published');
+    // the new node can log in at once, and its config is retained for it
+    const counter = await mqtt.connectAsync(hub.mqttUrl, { username: 'counter', password: password('counter'), clientId: 'gw-rl-counter', reconnectPeriod: 0 });
+    const retained = new Map<string, string>();
+    counter.on('message', (t, p) => retained.set(t, p.toString()));
+    await counter.subscribeAsync(topics.config('rl', 'counter'), { qos: 1 });
+    await waitFor(() => retained.has(topics.config('rl', 'counter')), 'counter config received');
     expect(JSON.parse(retained.get(topics.config('rl', 'counter'))!)).toMatchObject({ store: 'rl', node: { id: 'counter' } });
-    await watcher.endAsync();
+    await counter.endAsync();
   });
 
   it('refuses a bad file with its errors and keeps the running config', async () => {

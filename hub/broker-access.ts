@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import type { Client, PublishPacket, Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import { parseTopic, topics } from '../contract/index.ts';
+import { verifyPassword } from '../firmware-config/passwords.ts';
+import type { StoreConfig } from '../firmware-config/schema.ts';
+
+// Who may use the hub's broker, and for what (README "Security"). Kept apart from ingest:
+// this decides whether a client may connect, publish or subscribe; ingest then judges what
+// an allowed publish says.
+// - A node logs in with its own login from the store file (`nodes[].mqtt`, scrypt hash) and
+//   may publish only its own `events` and `status` (its Last Will is a publish too) and
+//   subscribe only to its own `config` and `cmd` (CONTRACT.md "MQTT topics").
+// - A dashboard user (manager, owner) may log in read-only: subscribe to `{store}/visits`
+//   and `{store}/alerts`, publish nothing.
+// - Nobody else gets in. A connection that takes a node's client id (gw-{store}-{node})
+//   without that node's login is refused before aedes would hand it the session, so it
+//   cannot kick the node off.
+
+export type Principal = { kind: 'node'; node: string } | { kind: 'reader'; user: string };
+
+export type RefusalReason = 'no-credentials' | 'bad-credentials' | 'client-id-taken';
+
+export interface BrokerAccess {
+  authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<Principal | RefusalReason>;
+  /** null when allowed, else why not */
+  publishRefusal(client: Client, packet: PublishPacket): string | null;
+  subscribeAllowed(client: Client, sub: Subscription): boolean;
+  /** forgets a client (on disconnect) */
+  forget(client: Client): void;
+}
+
+/** successful verifications, so a reconnecting node does not cost a scrypt every time (bounded) */
+const CACHE_MAX = 256;
+
+export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; verify?: (password: string, hash: string) => Promise<boolean> }): BrokerAccess {
+  const verify = opts.verify ?? verifyPassword;
+  const principals = new WeakMap<Client, Principal>();
+  const verified = new Map<string, string>(); // key → the passwordHash it was verified against
+
+  const check = async (username: string, password: string, hash: string): Promise<boolean> => {
+    const key = `${username}\u0000${createHash('sha256').update(password).digest('base64')}`;
+    if (verified.get(key) === hash) return true;
+    if (!(await verify(password, hash))) return false;
+    if (verified.size >= CACHE_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(key, hash);
+    return true;
+  };
+
+  return {
+    async authenticate(client, username, password) {
+      const cfg = opts.config();
+      const store = cfg.store.id;
+      // a node's client id is reserved for that node's login
+      const owner = cfg.nodes.find((n) => client.id === `gw-${store}-${n.id}`);
+      if (username === undefined || password === undefined) return 'no-credentials';
+      const pw = password.toString('utf8');
+      const node = cfg.nodes.find((n) => n.mqtt && (n.mqtt.username ?? n.id) === username);
+      if (node?.mqtt) {
+        if (owner && owner.id !== node.id) return 'client-id-taken';
+        if (!(await check(username, pw, node.mqtt.passwordHash))) return 'bad-credentials';
+        const p: Principal = { kind: 'node', node: node.id };
+        principals.set(client, p);
+        return p;
+      }
+      const user = cfg.users.find((u) => u.id === username);
+      if (user) {
+        if (owner) return 'client-id-taken';
+        if (!(await check(username, pw, user.passwordHash))) return 'bad-credentials';
+        const p: Principal = { kind: 'reader', user: user.id };
+        principals.set(client, p);
+        return p;
+      }
+      return 'bad-credentials';
+    },
+
+    publishRefusal(client, packet) {
+      const p = principals.get(client);
+      if (!p) return 'not logged in';
+      if (p.kind === 'reader') return `user ${p.user} may not publish (read-only)`;
+      const t = parseTopic(packet.topic);
+      const store = opts.config().store.id;
+      if (t?.kind === 'node' && t.store === store && t.node === p.node && (t.channel === 'events' || t.channel === 'status')) return null;
+      return `node ${p.node} may publish only on ${topics.events(store, p.node)} and ${topics.status(store, p.node)}, not ${packet.topic}`;
+    },
+
+    subscribeAllowed(client, sub) {
+      const p = principals.get(client);
+      if (!p) return false;
+      const store = opts.config().store.id;
+      if (p.kind === 'node') return sub.topic === topics.config(store, p.node) || sub.topic === topics.cmd(store, p.node);
+      return sub.topic === topics.visits(store) || sub.topic === `greetwatch/v1/${store}/alerts`;
+    },
+
+    forget(client) {
+      principals.delete(client);
+    },
+  };
+}

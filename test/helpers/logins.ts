@@ -1,0 +1,37 @@
+import { hashPassword } from '../../firmware-config/passwords.ts';
+import type { StoreConfig } from '../../firmware-config/schema.ts';
+
+// Real broker logins for tests (README "Security": every node logs in with its own login):
+// each node of a config gets `mqtt.passwordHash` for the password `password(node)`, and a
+// read-only user `reader` is added. Hashes are made once per process (scrypt is slow on purpose).
+
+const cache = new Map<string, Promise<string>>();
+const hashOf = (pw: string) => {
+  let h = cache.get(pw);
+  if (!h) cache.set(pw, (h = hashPassword(pw)));
+  return h;
+};
+
+export const password = (id: string) => `test-password-${id}`;
+export const READER = 'reader';
+
+/** a copy of `cfg` with a login for every node and a read-only user */
+export async function withLogins(cfg: StoreConfig): Promise<StoreConfig> {
+  const nodes = await Promise.all(cfg.nodes.map(async (n) => ({ ...n, mqtt: { passwordHash: await hashOf(password(n.id)) } })));
+  const reader = { id: READER, role: 'manager' as const, passwordHash: await hashOf(password(READER)) };
+  return { ...cfg, nodes, users: [...cfg.users.filter((u) => u.id !== READER), reader] };
+}
+
+/** mqtt.js options to log in as a node (with its reserved client id) or as the reader */
+export function loginAs(cfg: StoreConfig, id: string): { username: string; password: string; clientId?: string } {
+  const isNode = cfg.nodes.some((n) => n.id === id);
+  return { username: id, password: password(id), ...(isNode ? { clientId: `gw-${cfg.store.id}-${id}` } : {}) };
+}
+
+/** mqtt://user:password@host:port, for command lines (mqtt.js reads the login from the URL) */
+export function urlWithLogin(url: string, id: string): string {
+  const u = new URL(url);
+  u.username = id;
+  u.password = password(id);
+  return u.toString().replace(/\/$/, '');
+}
