@@ -7,21 +7,29 @@ import { nodeEffectiveConfig } from '../firmware-config/hash.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { createEdgeAgent, type EdgeAgent } from './agent.ts';
+import { loadBootstrap } from './bootstrap.ts';
 import { EdgeError, EdgeErrorCodes } from './errors.ts';
 import type { IoFactory } from './io.ts';
 
-// The edge agent's command line: runs the agent for node(s) of a store config until SIGINT
-// or SIGTERM, which stop it cleanly (offline status, pins unexported, outbox closed).
-//   greetwatch node --config store.yaml --node door-1 [--mqtt mqtt://hub:1883]
-// scripts/sim-node.ts runs the same with simulated inputs and shoppers.
+// The edge agent's command line: runs the agent until SIGINT or SIGTERM, which stop it
+// cleanly (offline status, pins unexported, outbox closed).
+//   greetwatch node --bootstrap node.yaml [--data-dir dir]     a node in a store: its config comes from the hub
+//   greetwatch node --config store.yaml --node door-1          the demo, a laptop: the config from the store file
+// scripts/sim-node.ts runs the second form with simulated inputs and shoppers.
 
-export const NODE_USAGE = `usage: greetwatch node --config <store.yaml> (--node <id> ... | --all) [options]
-  --mqtt <url>        broker (default mqtt://{hub.mqtt.host}:{hub.mqtt.port} from the config)
-  --data-dir <dir>    outbox journals go to <dir>/<node> (default <config dir>/<hub.dataDir>/edge)
+export const NODE_USAGE = `usage: greetwatch node --bootstrap <node.yaml> [options]
+       greetwatch node --config <store.yaml> (--node <id> ... | --all) [options]
+  --bootstrap <file>  the node's bootstrap (greetwatch config node-bootstrap): store, node, broker URL, login;
+                      the node runs the config the hub publishes for it and keeps the last one in <data-dir>/<node>/config.json
+  --config <file>     run node(s) of a store file with the config written there (demo, simulator)
+  --mqtt <url>        broker (default: the bootstrap's mqttUrl, or mqtt://{hub.mqtt.host}:{hub.mqtt.port} from the config)
+  --data-dir <dir>    outbox journals (and config.json) go to <dir>/<node>
+                      (default <bootstrap dir>/.data/edge, or <config dir>/<hub.dataDir>/edge)
   --fw <version>      firmware version in the online status (default greetwatch-edge@<package version>)
   --log-level <lvl>   pino level (default info, or $LOG_LEVEL)`;
 
 const OPTIONS = {
+  bootstrap: { type: 'string' },
   config: { type: 'string' },
   node: { type: 'string', multiple: true },
   all: { type: 'boolean', default: false },
@@ -51,7 +59,7 @@ export interface RunNodesOptions<E extends NonNullable<ParseArgsConfig['options'
   extra?: E;
   /** the drivers (the simulator gives every node sim inputs; the config and its cfghash stay as they are) */
   io?: IoFactory;
-  /** runs once every agent started; its stop() runs before the agents stop */
+  /** runs once every agent started; its stop() runs before the agents stop (--config only: it needs the store file) */
   afterStart?: (ctx: { agents: EdgeAgent[]; cfg: StoreConfig; values: Record<string, unknown>; log: Logger }) => { stop(): void };
 }
 
@@ -65,31 +73,54 @@ export async function runNodes<E extends NonNullable<ParseArgsConfig['options']>
     return;
   }
   const configFile = str('config');
-  if (!configFile) usageError('--config is required', opts.usage);
-  const cfg: StoreConfig = loadConfig(configFile);
+  const bootstrapFile = str('bootstrap');
+  if (configFile && bootstrapFile) usageError('give --bootstrap or --config, not both', opts.usage);
   const named = Array.isArray(v.node) ? v.node.filter((x): x is string => typeof x === 'string') : [];
-  const ids = v.all === true ? cfg.nodes.map((n) => n.id) : named;
-  if (ids.length === 0) usageError('name a node with --node <id> (or --all)', opts.usage);
-
   const log = pino({ level: str('log-level') ?? process.env.LOG_LEVEL ?? 'info' });
-  const mqttUrl = str('mqtt') ?? `mqtt://${cfg.hub.mqtt.host}:${cfg.hub.mqtt.port}`;
-  const dataDir = str('data-dir') ?? path.resolve(path.dirname(configFile), cfg.hub.dataDir, 'edge');
   const fw = str('fw') ?? `greetwatch-edge@${packageVersion()}`;
 
-  const agents: EdgeAgent[] = ids.map((id) => {
-    const eff = nodeEffectiveConfig(cfg, id); // throws GW_ERR_UNKNOWN_NODE for a node the config lacks
-    return createEdgeAgent({
-      store: cfg.store.id,
-      node: eff.node,
-      ...(opts.io ? { io: opts.io } : {}),
-      rules: eff.rules,
-      mqttUrl,
-      // one journal folder per node: two nodes never share or re-send each other's events
-      dataDir: path.join(dataDir, id),
-      fw,
-      log,
+  let agents: EdgeAgent[];
+  let cfg: StoreConfig | null = null;
+  if (bootstrapFile) {
+    if (named.length > 0 || v.all === true) usageError('--bootstrap names the node itself: drop --node/--all', opts.usage);
+    if (opts.afterStart) usageError('--bootstrap is not supported here: this command needs the store file (--config)', opts.usage);
+    const boot = loadBootstrap(bootstrapFile);
+    const dataDir = str('data-dir') ?? path.resolve(path.dirname(bootstrapFile), '.data', 'edge');
+    agents = [
+      createEdgeAgent({
+        store: boot.store,
+        nodeId: boot.node,
+        ...(opts.io ? { io: opts.io } : {}),
+        mqttUrl: str('mqtt') ?? boot.mqttUrl,
+        login: { username: boot.username, password: boot.password },
+        dataDir: path.join(dataDir, boot.node),
+        fw,
+        log,
+      }),
+    ];
+  } else {
+    if (!configFile) usageError('--bootstrap <file> (or --config <store.yaml>) is required', opts.usage);
+    const storeCfg = loadConfig(configFile);
+    cfg = storeCfg;
+    const ids = v.all === true ? storeCfg.nodes.map((n) => n.id) : named;
+    if (ids.length === 0) usageError('name a node with --node <id> (or --all)', opts.usage);
+    const mqttUrl = str('mqtt') ?? `mqtt://${storeCfg.hub.mqtt.host}:${storeCfg.hub.mqtt.port}`;
+    const dataDir = str('data-dir') ?? path.resolve(path.dirname(configFile), storeCfg.hub.dataDir, 'edge');
+    agents = ids.map((id) => {
+      const eff = nodeEffectiveConfig(storeCfg, id); // throws GW_ERR_UNKNOWN_NODE for a node the config lacks
+      return createEdgeAgent({
+        store: storeCfg.store.id,
+        node: eff.node,
+        ...(opts.io ? { io: opts.io } : {}),
+        rules: eff.rules,
+        mqttUrl,
+        // one journal folder per node: two nodes never share or re-send each other's events
+        dataDir: path.join(dataDir, id),
+        fw,
+        log,
+      });
     });
-  });
+  }
 
   let extra: { stop(): void } | null = null;
   let stopping = false;
@@ -115,7 +146,7 @@ export async function runNodes<E extends NonNullable<ParseArgsConfig['options']>
     await Promise.all(agents.map((a) => a.stop()));
     throw err;
   }
-  if (opts.afterStart) extra = opts.afterStart({ agents, cfg, values: v, log });
+  if (opts.afterStart && cfg) extra = opts.afterStart({ agents, cfg, values: v, log });
 }
 
 /** Runs a command-line entry point: prints `CODE: message` without a stack trace; exit 2 for usage errors. */

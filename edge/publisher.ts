@@ -12,8 +12,10 @@ import type { Outbox } from './outbox.ts';
 // - outbox events in order on {store}/{node}/events, QoS 1, not retained; an event leaves
 //   the outbox only when its PUBACK arrives (publish callback without error);
 // - {store}/{node}/cmd: {"type":"indicate","level"} drives the Indicator; anything else is logged and ignored;
-// - {store}/{node}/config (retained, from the hub): only its `cfghash` is compared with ours, and a
-//   difference is logged and shown in stats (applying a new config at runtime is not done: restart the node).
+// - {store}/{node}/config (retained, from the hub): its `cfghash` is shown in stats next to ours,
+//   and the message goes to `onConfig` (the agent checks and applies it);
+// - setStatus() changes the status fields (a new cfghash once a config is applied) and
+//   publishes the status again at once, so the hub sees what the node runs.
 // Order: at most `window` events are in flight and they are sent in outbox order; mqtt.js
 // re-sends its unacknowledged QoS 1 packets first after a reconnect, so order holds across
 // reconnects too. One topic per node keeps MQTT's ordering (CONTRACT.md).
@@ -24,13 +26,18 @@ export interface PublisherOptions {
   url: string;
   outbox: Outbox;
   indicator: Indicator;
-  status: { bootid: string; fw: string; cfghash: string };
+  status: StatusFields;
   /** the status extensions (uptime, outbox depth, dropped, clock sync), read at each publish */
   statusExtras?: () => Omit<OnlineStatus, 'state' | 'bootid' | 'fw' | 'cfghash' | 'time'>;
   /** how often the retained status is refreshed while connected (default 60 s) */
   statusEveryMs?: number;
   clock?: Clock;
   log?: Logger;
+  /** the node's MQTT login (its bootstrap file's username and password) */
+  username?: string;
+  password?: string;
+  /** every message on the node's config topic, parsed (the retained one on each connect, then each change) */
+  onConfig?: (msg: ConfigMessage) => void;
   /** default gw-{store}-{node}: one session per node, a restarted node takes over its old one */
   clientId?: string;
   /** events in flight at once, in order (default 8; 1 = strictly one at a time) */
@@ -44,6 +51,17 @@ export interface PublisherOptions {
   /** how long stop() waits for the offline status and in-flight PUBACKs (default 2000 ms) */
   stopTimeoutMs?: number;
 }
+
+/** The status fields the node sets; `time` and the extensions are added at each publish. */
+export interface StatusFields {
+  bootid: string;
+  fw: string;
+  /** the running config's cfghash; "none" while the node has no config */
+  cfghash: string;
+}
+
+/** A message on the config topic: its JSON value, or why it is not JSON. */
+export type ConfigMessage = { ok: true; value: unknown } | { ok: false; reason: string };
 
 export interface PublisherStats {
   connected: boolean;
@@ -67,6 +85,10 @@ export interface Publisher {
   start(): void;
   /** the outbox has new events: send what the window allows */
   kick(): void;
+  /** changes status fields and, when connected, publishes the retained status again at once */
+  setStatus(fields: Partial<StatusFields>): void;
+  /** how often the retained status is refreshed from now on */
+  setStatusEvery(ms: number): void;
   /** publishes offline status if connected, waits briefly for in-flight PUBACKs, ends the client */
   stop(): Promise<void>;
   stats(): PublisherStats;
@@ -111,6 +133,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const inflightDrained: Array<() => void> = [];
   const stats = { connects: 0, published: 0, acked: 0, publishErrors: 0, cmds: 0, badCmds: 0 };
   let hubCfghash: string | null = null;
+  const status: StatusFields = { ...opts.status };
+  let statusEveryMs = opts.statusEveryMs ?? 60_000;
 
   const settled = (id: string): void => {
     inflight.delete(id);
@@ -157,8 +181,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   }
 
   const publishStatus = (c: MqttClient): void => {
-    const status: OnlineStatus = { state: 'online', ...opts.status, time: new Date(clock.now()).toISOString(), ...opts.statusExtras?.() };
-    c.publish(statusTopic, JSON.stringify(status), { qos: 1, retain: true }, (err) => {
+    const online: OnlineStatus = { state: 'online', ...status, time: new Date(clock.now()).toISOString(), ...opts.statusExtras?.() };
+    c.publish(statusTopic, JSON.stringify(online), { qos: 1, retain: true }, (err) => {
       if (err) log?.warn({ err: err.message }, 'online status publish failed');
     });
   };
@@ -168,12 +192,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     wasConnected = true;
     log?.info({ url: opts.url, pending: outbox.size(), connects: stats.connects }, 'connected to broker');
     publishStatus(c);
-    if (statusTimer === undefined) {
-      statusTimer = setInterval(() => {
-        if (client?.connected && !stopping) publishStatus(client);
-      }, opts.statusEveryMs ?? 60_000);
-      statusTimer.unref();
-    }
+    if (statusTimer === undefined) startStatusTimer();
     // clean session: subscribe again on every connect (resubscribe is off)
     c.subscribe({ [cmdTopic]: { qos: 1 }, [configTopic]: { qos: 1 } }, (err) => {
       if (err) log?.warn({ err: err.message }, 'cmd/config subscribe failed');
@@ -181,21 +200,24 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     pump();
   };
 
+  const startStatusTimer = (): void => {
+    statusTimer = setInterval(() => {
+      if (client?.connected && !stopping) publishStatus(client);
+    }, statusEveryMs);
+    statusTimer.unref();
+  };
+
   const onConfig = (payload: Buffer): void => {
-    let hash: unknown;
+    let msg: ConfigMessage;
     try {
-      hash = (JSON.parse(payload.toString('utf8')) as { cfghash?: unknown } | null)?.cfghash;
-    } catch {
-      hash = undefined;
+      msg = { ok: true, value: JSON.parse(payload.toString('utf8')) as unknown };
+    } catch (err) {
+      msg = { ok: false, reason: `not JSON: ${(err as Error).message}` };
     }
-    if (typeof hash !== 'string') {
-      log?.warn({ topic: configTopic }, 'ignored config message without a cfghash');
-      return;
-    }
-    if (hash === hubCfghash) return;
-    hubCfghash = hash;
-    if (hash === opts.status.cfghash) log?.info({ cfghash: hash }, 'node config matches the hub');
-    else log?.warn({ ours: opts.status.cfghash, hub: hash }, 'node config differs from the hub: restart the node with the current store config');
+    const hash = msg.ok && typeof msg.value === 'object' && msg.value !== null ? (msg.value as { cfghash?: unknown }).cfghash : undefined;
+    if (typeof hash === 'string') hubCfghash = hash;
+    log?.debug({ topic: configTopic, cfghash: hash }, 'config message');
+    opts.onConfig?.(msg);
   };
 
   const onMessage = (topic: string, payload: Buffer): void => {
@@ -227,6 +249,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         connectTimeout: opts.connectTimeoutMs ?? 5000,
         keepalive: opts.keepaliveS ?? 15,
         will: { topic: statusTopic, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+        ...(opts.username !== undefined ? { username: opts.username } : {}),
+        ...(opts.password !== undefined ? { password: opts.password } : {}),
       });
       client = c;
       c.on('connect', () => onConnect(c));
@@ -240,6 +264,17 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       c.on('error', (err) => log?.warn({ err: err.message }, 'mqtt error'));
     },
     kick: pump,
+    setStatus(fields) {
+      Object.assign(status, fields);
+      if (client?.connected && !stopping) publishStatus(client);
+    },
+    setStatusEvery(ms) {
+      if (ms === statusEveryMs) return;
+      statusEveryMs = ms;
+      if (statusTimer === undefined) return; // not connected yet: the first connect starts it
+      clearInterval(statusTimer);
+      startStatusTimer();
+    },
     async stop() {
       if (stopping) return;
       stopping = true;
@@ -270,7 +305,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       inflight: inflight.size,
       ...stats,
       hubCfghash,
-      configMatches: hubCfghash === null ? null : hubCfghash === opts.status.cfghash,
+      configMatches: hubCfghash === null ? null : hubCfghash === status.cfghash,
     }),
   };
 }

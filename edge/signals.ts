@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { canonicalJson } from '../firmware-config/hash.ts';
 import type { Node as NodeConfig, Pin } from '../firmware-config/schema.ts';
 import { beamPair } from './beam-pair.ts';
 import { button } from './button.ts';
@@ -6,7 +7,7 @@ import { distanceLevel } from './distance.ts';
 import { door } from './door.ts';
 import type { Emit } from './envelope.ts';
 import { inputHealth } from './input-health.ts';
-import { inputKeys, type Clock, type DigitalInput, type DistanceInput, type InputRole, type IoDriver } from './io.ts';
+import { inputKeys, type Clock, type DigitalInput, type DistanceInput, type DistanceSpec, type InputRole, type InputSpec, type IoDriver } from './io.ts';
 import { presence } from './presence.ts';
 
 // Wires a node's configured sensors and buttons to its inputs and signal logic:
@@ -21,42 +22,91 @@ export interface NodeInputs {
   distance: Map<string, DistanceInput>;
 }
 
-/** Opens every input of the node on an opened driver; throws the driver's DRIVER_OPEN error for a bad pin. */
-export function openNodeInputs(node: NodeConfig, driver: IoDriver): NodeInputs {
+/** One input a node's config asks its driver for: a digital line or a distance sensor. */
+export type InputPlan = { kind: 'digital'; spec: InputSpec } | { kind: 'distance'; spec: DistanceSpec };
+
+/** The inputs `node` needs, in config order: two per beam pair, one per door, PIR, proximity sensor and button. */
+export function nodeInputSpecs(node: NodeConfig): InputPlan[] {
+  const plans: InputPlan[] = [];
+  const digital = (key: string, role: InputRole, device: string, pin: Pin | undefined, activeLow: boolean): void => {
+    plans.push({ kind: 'digital', spec: pin === undefined ? { key, role, device, activeLow } : { key, role, device, pin, activeLow } });
+  };
+  for (const s of node.sensors) {
+    switch (s.kind) {
+      case 'beam-pair':
+        digital(inputKeys.beamOuter(s.id), 'beam-outer', s.id, s.outerPin, s.activeLow);
+        digital(inputKeys.beamInner(s.id), 'beam-inner', s.id, s.innerPin, s.activeLow);
+        break;
+      case 'door':
+        digital(inputKeys.sensor(s.id), 'door', s.id, s.pin, s.activeLow);
+        break;
+      case 'pir':
+        digital(inputKeys.sensor(s.id), 'presence', s.id, s.pin, s.activeLow);
+        break;
+      case 'proximity':
+        if (s.model === 'digital') digital(inputKeys.sensor(s.id), 'presence', s.id, s.pin, s.activeLow);
+        else {
+          const key = inputKeys.sensor(s.id);
+          plans.push({ kind: 'distance', spec: s.pin === undefined ? { key, device: s.id, model: s.model } : { key, device: s.id, model: s.model, pin: s.pin } });
+        }
+        break;
+    }
+  }
+  for (const b of node.buttons) digital(inputKeys.button(b.id), 'button', b.id, b.pin, b.activeLow);
+  return plans;
+}
+
+/** Closes every input in `inputs` (the agent owns them: signal logic never closes one). */
+export function closeInputs(inputs: NodeInputs): void {
+  for (const i of inputs.digital.values()) i.close();
+  for (const i of inputs.distance.values()) i.close();
+}
+
+/**
+ * Opens every input of the node on an opened driver; throws the driver's DRIVER_OPEN error
+ * for a bad pin, after closing what this call opened. Inputs in `reuse` are taken over, as
+ * the same objects, for their keys (reusableInputs picks the ones whose spec is unchanged);
+ * they are never closed here, whatever happens.
+ */
+export function openNodeInputs(node: NodeConfig, driver: IoDriver, reuse?: NodeInputs): NodeInputs {
   const digital = new Map<string, DigitalInput>();
   const distance = new Map<string, DistanceInput>();
-  const open = (key: string, role: InputRole, device: string, pin: Pin | undefined, activeLow: boolean): void => {
-    digital.set(key, driver.input(pin === undefined ? { key, role, device, activeLow } : { key, role, device, pin, activeLow }));
-  };
+  const opened: NodeInputs = { digital: new Map(), distance: new Map() };
   try {
-    for (const s of node.sensors) {
-      switch (s.kind) {
-        case 'beam-pair':
-          open(inputKeys.beamOuter(s.id), 'beam-outer', s.id, s.outerPin, s.activeLow);
-          open(inputKeys.beamInner(s.id), 'beam-inner', s.id, s.innerPin, s.activeLow);
-          break;
-        case 'door':
-          open(inputKeys.sensor(s.id), 'door', s.id, s.pin, s.activeLow);
-          break;
-        case 'pir':
-          open(inputKeys.sensor(s.id), 'presence', s.id, s.pin, s.activeLow);
-          break;
-        case 'proximity':
-          if (s.model === 'digital') open(inputKeys.sensor(s.id), 'presence', s.id, s.pin, s.activeLow);
-          else {
-            const key = inputKeys.sensor(s.id);
-            distance.set(key, driver.distance(s.pin === undefined ? { key, device: s.id, model: s.model } : { key, device: s.id, model: s.model, pin: s.pin }));
-          }
-          break;
+    for (const p of nodeInputSpecs(node)) {
+      const key = p.spec.key;
+      if (p.kind === 'digital') {
+        const input = reuse?.digital.get(key) ?? driver.input(p.spec);
+        if (!reuse?.digital.has(key)) opened.digital.set(key, input);
+        digital.set(key, input);
+      } else {
+        const input = reuse?.distance.get(key) ?? driver.distance(p.spec);
+        if (!reuse?.distance.has(key)) opened.distance.set(key, input);
+        distance.set(key, input);
       }
     }
-    for (const b of node.buttons) open(inputKeys.button(b.id), 'button', b.id, b.pin, b.activeLow);
   } catch (err) {
-    for (const i of digital.values()) i.close();
-    for (const i of distance.values()) i.close();
+    closeInputs(opened);
     throw err;
   }
   return { digital, distance };
+}
+
+/**
+ * Splits the inputs opened for `prev` into those `next` can keep as they are (same key and
+ * the same spec: role, device, pin, wiring; model for a distance sensor) and the rest, which
+ * the caller closes before opening `next` (a pin that moved must be free first).
+ */
+export function reusableInputs(prev: NodeConfig, inputs: NodeInputs, next: NodeConfig): { kept: NodeInputs; stale: NodeInputs } {
+  const specs = (node: NodeConfig): Map<string, string> => new Map(nodeInputSpecs(node).map((p) => [`${p.kind}:${p.spec.key}`, canonicalJson(p.spec)]));
+  const had = specs(prev);
+  const wanted = specs(next);
+  const keep = (id: string): boolean => had.has(id) && had.get(id) === wanted.get(id);
+  const kept: NodeInputs = { digital: new Map(), distance: new Map() };
+  const stale: NodeInputs = { digital: new Map(), distance: new Map() };
+  for (const [key, input] of inputs.digital) (keep(`digital:${key}`) ? kept : stale).digital.set(key, input);
+  for (const [key, input] of inputs.distance) (keep(`distance:${key}`) ? kept : stale).distance.set(key, input);
+  return { kept, stale };
 }
 
 /** Per sensor/button id: its counters (crossings, aborted crossings, presses, changes, glitches, faults). */
@@ -67,6 +117,10 @@ export interface NodeSignals {
   close(): void;
 }
 
+/**
+ * Wires the node's signal logic to its opened inputs. close() stops it and leaves the inputs
+ * open and unwatched, so a new config can attach its own logic to the same inputs.
+ */
 export function attachSignals(opts: { node: NodeConfig; inputs: NodeInputs; clock: Clock; emit: Emit; log?: Logger }): NodeSignals {
   const { node, inputs, clock, emit } = opts;
   const health = inputHealth({ faults: node.faults, clock, emit, hasDoor: node.sensors.some((s) => s.kind === 'door'), ...(opts.log ? { log: opts.log } : {}) });
@@ -99,10 +153,19 @@ export function attachSignals(opts: { node: NodeConfig; inputs: NodeInputs; cloc
         }
         const raw = inputs.distance.get(key);
         if (!raw) throw missing(key);
-        const level = distanceLevel(raw, s);
+        // the driver's input belongs to the agent (a new config may keep it): the filter may stop watching it, never close it
+        const view: DistanceInput = { key: raw.key, watch: (cb) => raw.watch(cb), unwatch: (cb) => raw.unwatch(cb), close: () => {} };
+        const level = distanceLevel(view, s);
         const gated = health.gate(level, s.pin === undefined ? { key, role: 'presence', device: s.id, activeLow: false } : { key, role: 'presence', device: s.id, pin: s.pin, activeLow: false });
         const p = presence({ sensor: s, input: gated, clock, emit, distanceCm: () => level.cm });
-        parts.push({ id: s.id, stats: () => ({ ...p.stats(), invalidReadings: level.invalid }), close: p.close });
+        parts.push({
+          id: s.id,
+          stats: () => ({ ...p.stats(), invalidReadings: level.invalid }),
+          close: () => {
+            p.close();
+            level.close();
+          },
+        });
         break;
       }
     }

@@ -37,6 +37,13 @@ describe('edge agent', () => {
     expect(nodeCfgHash('s1', small)).not.toBe(nodeCfgHash('s1', small, { greetWithinS: 45, warnAtS: 20 }));
   });
 
+  it('needs its node config or, for a config from the hub, its node id', () => {
+    expect(() => createEdgeAgent({ store: 's1', mqttUrl: 'mqtt://127.0.0.1:1', log: silent })).toThrow(expect.objectContaining({ code: EdgeErrorCodes.USAGE }));
+    const a = createEdgeAgent({ store: 's1', nodeId: 'door-1', mqttUrl: 'mqtt://127.0.0.1:1', log: silent });
+    // no config yet: the id with the schema defaults, nothing to open
+    expect(a).toMatchObject({ cfghash: 'none', configSource: 'none', config: { id: 'door-1', sensors: [], buttons: [], statusEveryS: 60 } });
+  });
+
   it('opens sim inputs by key once started, and a sim indicator', async () => {
     const cfg = loadConfig(DEMO);
     const door = cfg.nodes.find((n) => n.id === 'door-1')!;

@@ -6,7 +6,9 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeEvent, decodeStatus, topics, type GwEvent } from '../../contract/index.ts';
-import { createEdgeAgent, type EdgeAgent, type EdgeAgentOptions } from '../../edge/agent.ts';
+import { createEdgeAgent, nodeCfgHash, type EdgeAgent, type EdgeAgentOptions } from '../../edge/agent.ts';
+import { createPublisher, type ConfigMessage } from '../../edge/publisher.ts';
+import { configHash } from '../../firmware-config/hash.ts';
 import { asSimInput, SimIndicator } from '../../edge/drivers/sim.ts';
 import { inputKeys } from '../../edge/io.ts';
 import { memoryOutbox } from '../../edge/outbox.ts';
@@ -202,6 +204,50 @@ describe('edge publisher against a real broker', () => {
     expect(a.stats().mqtt?.configMatches).toBe(false);
     await hub.publishAsync(topics.config(STORE, NODE.id), JSON.stringify({ store: STORE, node: NODE, cfghash: a.cfghash }), { qos: 1, retain: true });
     await waitFor(() => a.stats().mqtt?.configMatches === true, 'config matches');
+    // a node run from its store file (--config) only compares: it applies nothing the hub sends
+    const other = { store: STORE, node: { ...NODE, buttons: [] }, rules: { greetWithinS: 30, warnAtS: 20 } };
+    await hub.publishAsync(topics.config(STORE, NODE.id), JSON.stringify({ ...other, cfghash: configHash(other) }), { qos: 1, retain: true });
+    await waitFor(() => a.stats().hubCfghash === configHash(other), 'the other config seen');
+    expect(a.stats()).toMatchObject({ configSource: 'file', cfghash: nodeCfgHash(STORE, NODE), configsApplied: 0, configsRefused: 0 });
+    expect(a.inputs.has('counter-btn')).toBe(true);
+  });
+
+  it('setStatus() publishes the retained status again at once with the new fields; config messages reach onConfig', async () => {
+    const configs: ConfigMessage[] = [];
+    const p = createPublisher({
+      store: STORE,
+      node: 'raw-1',
+      url: broker.url,
+      outbox: memoryOutbox(),
+      indicator: new SimIndicator(),
+      status: { bootid: 'b00t1d', fw: 'test-fw', cfghash: 'none' },
+      statusEveryMs: 3_600_000, // no timer refresh during the test: every status seen is setStatus's
+      reconnectPeriodMs: 100,
+      onConfig: (m) => configs.push(m),
+      log: silent,
+    });
+    p.start();
+    try {
+      const statusOf = () => broker.seen.filter((x) => x.topic === topics.status(STORE, 'raw-1')).map((x) => ({ ...(JSON.parse(x.payload) as object), retain: x.retain }));
+      await waitFor(() => statusOf().length === 1, 'first status');
+      expect(statusOf()[0]).toMatchObject({ state: 'online', cfghash: 'none', retain: true });
+      p.setStatus({ cfghash: 'abcdef012345' });
+      await waitFor(() => statusOf().length === 2, 'status published again');
+      expect(statusOf()[1]).toMatchObject({ state: 'online', bootid: 'b00t1d', cfghash: 'abcdef012345', retain: true });
+
+      const clientId = `gw-${STORE}-raw-1`;
+      await waitFor(() => broker.subscriptions.get(clientId)?.has(topics.config(STORE, 'raw-1')) === true, 'subscribed to its config topic');
+      const hub = await connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
+      clients.push(hub);
+      await hub.publishAsync(topics.config(STORE, 'raw-1'), '{"cfghash":"abcdef012345"}', { qos: 1 });
+      await hub.publishAsync(topics.config(STORE, 'raw-1'), 'nope', { qos: 1 });
+      await waitFor(() => configs.length === 2, 'two config messages');
+      expect(configs[0]).toEqual({ ok: true, value: { cfghash: 'abcdef012345' } });
+      expect(configs[1]).toMatchObject({ ok: false, reason: expect.stringMatching(/^not JSON/) });
+      expect(p.stats()).toMatchObject({ hubCfghash: 'abcdef012345', configMatches: true });
+    } finally {
+      await p.stop();
+    }
   });
 
   it('stop() finishes when the broker accepts the connection but then stops answering', async () => {
