@@ -7,3 +7,4 @@ export * from './api.ts';
 export * from './errors.ts';
 export * from './validate.ts';
 export * from './levels.ts';
+export * from './redact.ts';

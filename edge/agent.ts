@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { ErrorCodes, GwError, type ErrorCode } from '../contract/errors.ts';
-import { topics, type ClockSync, type IndicatorLevel } from '../contract/index.ts';
+import { redactUrl, topics, type ClockSync, type IndicatorLevel } from '../contract/index.ts';
 import { configHash, type NodeRules } from '../firmware-config/hash.ts';
 import { Node as NodeSchema, Rules, type Node as NodeConfig } from '../firmware-config/schema.ts';
 import { probeClock } from './clock-state.ts';
@@ -532,7 +532,7 @@ export function createEdgeAgent(opts: EdgeAgentOptions): EdgeAgent {
     });
     publisher.start();
     const source = running?.source ?? 'none';
-    log.info({ bootid: envelopes.bootid, cfghash: cfghash(), configSource: source, driver: driver?.kind ?? null, pending: out.size(), mqtt: opts.mqttUrl }, 'edge agent started');
+    log.info({ bootid: envelopes.bootid, cfghash: cfghash(), configSource: source, driver: driver?.kind ?? null, pending: out.size(), mqtt: redactUrl(opts.mqttUrl) }, 'edge agent started');
     if (!running) cfgLog.warn({ topic: topics.config(store, nodeId) }, 'no config yet: waiting for the hub to publish this node\'s config (status cfghash "none")');
   }
 

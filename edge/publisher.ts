@@ -1,6 +1,6 @@
 import { connect, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { decodeCmd, topics, type GwEvent, type OnlineStatus } from '../contract/index.ts';
+import { decodeCmd, redactUrl, topics, type GwEvent, type OnlineStatus } from '../contract/index.ts';
 import type { Clock, Indicator } from './io.ts';
 import { systemClock } from './io.ts';
 import type { Outbox } from './outbox.ts';
@@ -190,7 +190,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const onConnect = (c: MqttClient): void => {
     stats.connects++;
     wasConnected = true;
-    log?.info({ url: opts.url, pending: outbox.size(), connects: stats.connects }, 'connected to broker');
+    log?.info({ url: redactUrl(opts.url), pending: outbox.size(), connects: stats.connects }, 'connected to broker');
     publishStatus(c);
     if (statusTimer === undefined) startStatusTimer();
     // clean session: subscribe again on every connect (resubscribe is off)
@@ -259,7 +259,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         if (wasConnected && !stopping) log?.warn({ pending: outbox.size() }, 'disconnected from broker; outbox keeps events');
         wasConnected = false;
       });
-      c.on('reconnect', () => log?.debug({ url: opts.url }, 'reconnecting'));
+      c.on('reconnect', () => log?.debug({ url: redactUrl(opts.url) }, 'reconnecting'));
       // without an 'error' listener mqtt.js errors (ECONNREFUSED …) would throw
       c.on('error', (err) => log?.warn({ err: err.message }, 'mqtt error'));
     },

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { redactUrl } from '../contract/index.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { findInfluxd, startInfluxd, type ManagedInfluxd } from './influxd.ts';
 import { influxVisitStore } from './influx-store.ts';
@@ -22,7 +23,7 @@ export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logge
   const url = env.INFLUX_URL || cfg.hub.influx.url;
   if (url) {
     const store = influxVisitStore({ url, database, log });
-    return { store, managed: null, message: `History: InfluxDB at ${redact(url)}, database ${database}`, stop: async () => {} };
+    return { store, managed: null, message: `History: InfluxDB at ${redactUrl(url)}, database ${database}`, stop: async () => {} };
   }
   const bin = cfg.hub.influx.managed ? findInfluxd() : null;
   if (!cfg.hub.influx.managed) {
@@ -43,14 +44,4 @@ export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logge
     message: `History: managed InfluxDB (${bin}) at ${managed.url}, data in ${path.join(dataDir, 'influxdb')}`,
     stop: () => managed.stop(),
   };
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
