@@ -1,22 +1,40 @@
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import damerauLevenshtein from 'damerau-levenshtein';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { KindGuard, type TSchema } from '@sinclair/typebox';
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node as YamlNode,
+  type ScalarTag,
+} from 'yaml';
+import { KindGuard, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { ErrorCodes, GwError, type ErrorCode } from '../contract/errors.ts';
 import { ID_PATTERN } from '../contract/ids.ts';
-import { StoreConfig, WEEKDAYS } from './schema.ts';
+import { boardFor, BOARDS, checkPin, driverMismatch, type BoardName } from './boards.ts';
+import { parsePhc } from './passwords.ts';
+import { PasswordHash, StoreConfig, WEEKDAYS } from './schema.ts';
 
 // Loads a store config (YAML or JSON) and reports every problem ESPHome-style:
-//   demo.yaml:23 nodes[1].sensors[0].kind: 'beem-pair' is not one of 'beam-pair', 'door', …; did you mean 'beam-pair'?
-// The schema (schema.ts) stays the single source of truth: the walker below reads its
-// properties, unions and constraints instead of restating them.
+//   demo.yaml:23:13 nodes[1].sensors[0].kind: 'beem-pair' is not one of 'beam-pair', 'door', …; did you mean 'beam-pair'?
+// First the file is assembled (firmware-config/README.md "Reuse across a chain"): `!include`,
+// `!secret` and `${name}` substitutions, remembering where every value was written so an
+// error inside an included file names that file. Then the schema (schema.ts, the single
+// source of truth) is walked for structural errors and crossCheck adds the meaning checks.
 
 export interface ConfigIssue {
   file: string;
   /** 1-based; 0 when the problem has no line (file cannot be read) */
   line: number;
+  /** 1-based; 0 when line is 0 */
+  col: number;
   /** e.g. `nodes[1].sensors[0].kind`; '' for the whole file */
   path: string;
   message: string;
@@ -38,98 +56,624 @@ export interface ParseOptions {
   onWarning?: (issue: ConfigIssue) => void;
 }
 
-/** `file:line path: message`; no line part when line is 0, no path part when path is ''. */
+/** `file:line:col path: message`; no line part when line is 0, no path part when path is ''. */
 export function formatIssue(i: ConfigIssue): string {
-  const where = i.line > 0 ? `${i.file}:${i.line}` : i.file;
+  const where = i.line > 0 ? `${i.file}:${i.line}:${i.col}` : i.file;
   const path = i.path ? ` ${i.path}` : '';
   const sev = i.severity === 'warning' ? 'warning: ' : '';
   return `${where}${path}: ${sev}${i.message}`;
 }
 
+/** By file, line, col; stable, so one position keeps discovery order (schema before meaning checks). */
+export function sortIssues<T extends ConfigIssue>(issues: readonly T[]): T[] {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...issues].sort((a, b) => cmp(a.file, b.file) || a.line - b.line || a.col - b.col);
+}
+
+export function dedupeIssues<T extends ConfigIssue>(issues: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.file}\0${i.line}\0${i.col}\0${i.path}\0${i.message}\0${i.severity}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
 export function loadConfig(file: string, opts: ParseOptions = {}): StoreConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const reason = err instanceof Error && 'code' in err ? `${String(err.code)}` : String(err);
-    const why = reason === 'ENOENT' ? 'no such file' : reason === 'EISDIR' ? 'is a directory' : reason;
-    throw new ConfigError(ErrorCodes.CONFIG_PARSE, [
-      { file, line: 0, path: '', message: `cannot read config file (${why})`, severity: 'error' },
-    ]);
-  }
-  return parseConfig(text, file, opts);
+  return resolveConfig(file, opts).config;
 }
 
 export function parseConfig(text: string, file: string, opts: ParseOptions = {}): StoreConfig {
-  const lc = new LineCounter();
-  // prettyErrors off: we format positions ourselves, one line per problem
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
-  const lineAt = (offset: number | undefined) => (offset === undefined ? 1 : lc.linePos(offset).line);
-  const colAt = (offset: number | undefined) => (offset === undefined ? 1 : lc.linePos(offset).col);
+  return resolveConfigText(text, file, opts).config;
+}
 
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map<ConfigIssue>((e) => ({
-      file,
-      line: lineAt(e.pos[0]),
-      path: '',
-      message: `invalid YAML: ${e.message}`,
-      severity: 'error',
-    }));
-    throw new ConfigError(ErrorCodes.CONFIG_PARSE, sortIssues(issues));
-  }
-  let raw: unknown;
+// ---------------------------------------------------------------------------
+// Resolved config: the values plus where each was written
+
+export type Seg = string | number;
+export type Path = readonly Seg[];
+
+export interface Pos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** Where one value of the resolved config came from. */
+export interface Origin {
+  /** where the value is written (an included file's content: in that file) */
+  readonly value: Pos;
+  /** where its key is written, for a mapping entry */
+  readonly key?: Pos;
+  /** the YAML node it was read from (in the document of `value.file`) */
+  readonly node?: YamlNode;
+  /** written in the top file itself, not through an include, an alias or a merge */
+  readonly inTopFile: boolean;
+  /** read with `!secret name` from `file`, itself or through a substitution */
+  readonly secret?: { readonly name: string; readonly file: string };
+  /** the whole string was this one `${name}` */
+  readonly substitution?: string;
+}
+
+export interface ResolvedConfig {
+  config: StoreConfig;
+  warnings: ConfigIssue[];
+  /** where the value at `path` was written, e.g. origin(['nodes', 0, 'mqtt']); the nearest ancestor's when not written */
+  origin(path: Path): Origin | undefined;
+  /** the value at `path`, or one of its parents, came from `!secret` */
+  isSecret(path: Path): boolean;
+  /** the top file's YAML document, with comments; `origin(path).node` points into it for the top file */
+  document: Document;
+  /** the top file as given, and its text */
+  file: string;
+  text: string;
+}
+
+export function resolveConfig(file: string, opts: ParseOptions = {}): ResolvedConfig {
+  return resolveConfigText(readText(file), file, opts);
+}
+
+function readText(file: string): string {
   try {
-    raw = doc.toJS({ maxAliasCount: 1000 });
+    return readFileSync(file, 'utf8');
   } catch (err) {
-    // unresolved aliases and alias bombs surface only here
-    const message = err instanceof Error ? err.message : String(err);
     throw new ConfigError(ErrorCodes.CONFIG_PARSE, [
-      { file, line: 1, path: '', message: `invalid YAML: ${message}`, severity: 'error' },
+      { file, line: 0, col: 0, path: '', message: `cannot read config file (${readProblem(err)})`, severity: 'error' },
     ]);
   }
+}
 
-  const found: Array<ConfigIssue & { col: number }> = [];
-  const add: Add = (path, message, at = 'value', severity = 'error') => {
-    const off = offsetOf(doc, path, at);
-    found.push({ file, line: lineAt(off), col: colAt(off), path: formatPath(path), message, severity });
-  };
-  for (const w of doc.warnings) {
-    const off = w.pos[0];
-    found.push({ file, line: lineAt(off), col: colAt(off), path: '', message: `YAML: ${w.message}`, severity: 'warning' });
+function readProblem(err: unknown): string {
+  const code = err instanceof Error && 'code' in err ? String(err.code) : String(err);
+  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : code;
+}
+
+export function resolveConfigText(text: string, file: string, opts: ParseOptions = {}): ResolvedConfig {
+  const asm = new Assembler(file, true);
+  const top = asm.parseTop(text);
+  if (!top.ok) throw new ConfigError(ErrorCodes.CONFIG_PARSE, sortIssues(dedupeIssues(asm.issues)));
+  const raw = asm.build(top.doc.contents, top, [], asm.rootCtx());
+  asm.substitute(raw);
+  if (asm.issues.some((i) => i.severity === 'error')) {
+    throw new ConfigError(ErrorCodes.CONFIG_PARSE, sortIssues(dedupeIssues(asm.issues)));
   }
 
+  const add = asm.adder(raw);
   if (raw === null || raw === undefined) {
     add([], 'the file is empty; expected a mapping with store, rules, staff, nodes and hub');
-    throw new ConfigError(ErrorCodes.CONFIG_INVALID, stripCols(found));
+    throw new ConfigError(ErrorCodes.CONFIG_INVALID, sortIssues(asm.issues));
   }
 
   // The walker reads what the file says. Value.Default must not run first: it merges a
   // mapping into a list default (`sensors: {a: 1}` would become `[]` and pass Check).
   dropEmpty(StoreConfig, raw);
   walk(StoreConfig, raw, [], add);
-  const warnAtSet = isObj(raw) && isObj(raw.rules) && raw.rules.warnAtS !== undefined;
+  const set = (path: Path) => getIn(raw, path) !== undefined;
   const cfg: unknown = Value.Default(StoreConfig, structuredClone(raw));
-  crossCheck(cfg, add, (path) => lineAt(offsetOf(doc, path, 'value')), warnAtSet);
+  crossCheck(cfg, add, (prev, cur) => asm.ref(prev, cur), set);
 
-  const hasErrors = () => found.some((i) => i.severity === 'error');
+  const hasErrors = () => asm.issues.some((i) => i.severity === 'error');
   // Safety net: whatever the walker does not understand, TypeBox still rejects.
   if (!hasErrors() && !Value.Check(StoreConfig, cfg)) {
     for (const e of Value.Errors(StoreConfig, cfg)) add(pointerToPath(e.path), leafMessage(e));
   }
-  const issues = stripCols(dedupe(found));
+  const issues = sortIssues(dedupeIssues(asm.issues));
   if (hasErrors() || !Value.Check(StoreConfig, cfg)) throw new ConfigError(ErrorCodes.CONFIG_INVALID, issues);
   for (const w of issues) opts.onWarning?.(w);
-  return cfg;
+  return {
+    config: cfg,
+    warnings: issues,
+    origin: (path) => asm.origin(path),
+    isSecret: (path) => asm.isSecret(path),
+    document: top.doc,
+    file,
+    text,
+  };
+}
+
+/**
+ * A small YAML file checked against `schema` with the same walker and messages as the
+ * store file (node bootstrap files); no tags, no substitutions. Throws ConfigError.
+ */
+export function parseYamlAs<S extends TSchema>(schema: S, text: string, file: string): Static<S> {
+  const asm = new Assembler(file, false);
+  const top = asm.parseTop(text);
+  if (!top.ok) throw new ConfigError(ErrorCodes.CONFIG_PARSE, sortIssues(dedupeIssues(asm.issues)));
+  const raw = asm.build(top.doc.contents, top, [], asm.rootCtx());
+  if (asm.issues.some((i) => i.severity === 'error')) {
+    throw new ConfigError(ErrorCodes.CONFIG_PARSE, sortIssues(dedupeIssues(asm.issues)));
+  }
+  const add = asm.adder(raw);
+  if (raw === null || raw === undefined) add([], 'the file is empty');
+  else walk(schema, raw, [], add);
+  const value: unknown = raw === null || raw === undefined ? raw : Value.Default(schema, structuredClone(raw));
+  if (!asm.issues.some((i) => i.severity === 'error') && !Value.Check(schema, value)) {
+    for (const e of Value.Errors(schema, value)) add(pointerToPath(e.path), leafMessage(e));
+  }
+  if (asm.issues.some((i) => i.severity === 'error') || !Value.Check(schema, value)) {
+    throw new ConfigError(ErrorCodes.CONFIG_INVALID, sortIssues(dedupeIssues(asm.issues)));
+  }
+  return value;
+}
+
+export function loadYamlAs<S extends TSchema>(schema: S, file: string): Static<S> {
+  return parseYamlAs(schema, readText(file), file);
 }
 
 // ---------------------------------------------------------------------------
-// Paths and lines
+// Assembly: includes, secrets, substitutions, and where every value was written
 
-type Seg = string | number;
-type Path = readonly Seg[];
 /** key: point at the key itself (unknown key); value: at the value; a missing key points at its parent. */
 type At = 'key' | 'value';
-type Add = (path: Path, message: string, at?: At, severity?: ConfigIssue['severity']) => void;
+interface AddOpts {
+  at?: At;
+  severity?: ConfigIssue['severity'];
+  /** point at this text inside the value (one range of an opening-hours day) */
+  find?: string;
+}
+type Add = (path: Path, message: string, opts?: AddOpts) => void;
+
+interface Source {
+  /** as shown in messages: the top file as given, includes joined to the including file's folder */
+  file: string;
+  abs: string;
+  text: string;
+  lc: LineCounter;
+  doc: Document.Parsed;
+  /** no YAML syntax errors */
+  ok: boolean;
+}
+
+interface Built extends Origin {
+  value: Pos;
+  key?: Pos;
+  scalar?: { src: Source; start: number; end: number };
+}
+
+interface Ctx {
+  /** absolute paths of the files being included, outermost first (cycle check) */
+  chain: string[];
+  shown: string[];
+  /** collections being built (an alias inside its own anchor) */
+  active: Set<unknown>;
+  /** inside an alias expansion or a `<<` merge: not the place to edit */
+  shared: boolean;
+}
+
+interface Substitution {
+  text: string;
+  typed: string | number | boolean;
+  secret: Origin['secret'];
+}
+
+const TAGS: ScalarTag[] = [
+  { tag: '!include', resolve: (s: string) => s },
+  { tag: '!secret', resolve: (s: string) => s },
+];
+const TAG_NAMES = TAGS.map((t) => t.tag);
+/** an alias bomb must not exhaust memory: far more values than any store file has */
+const MAX_VALUES = 200_000;
+const SECRETS_FILE = 'secrets.yaml';
+
+const SUBSTITUTION_NAME = (() => {
+  const sub = StoreConfig.properties.substitutions;
+  const pattern = KindGuard.IsRecord(sub) ? Object.keys(sub.patternProperties)[0] : undefined;
+  return new RegExp(pattern ?? '^[A-Za-z_][A-Za-z0-9_]*$');
+})();
+
+const pathKey = (path: Path) => path.map((s) => (typeof s === 'number' ? `#${s}` : `.${s}`)).join('\u0001');
+
+class Assembler {
+  readonly issues: ConfigIssue[] = [];
+  private origins = new Map<string, Built>();
+  private readonly cache = new Map<string, Source | string>();
+  private readonly topAbs: string;
+  private secrets: { src: Source; values: Map<string, unknown> } | string | undefined;
+  private budget = MAX_VALUES;
+
+  constructor(
+    private readonly topFile: string,
+    private readonly tags: boolean,
+  ) {
+    this.topAbs = resolve(topFile);
+  }
+
+  rootCtx(): Ctx {
+    return { chain: [this.topAbs], shown: [this.topFile], active: new Set(), shared: false };
+  }
+
+  parseTop(text: string): Source {
+    const src = this.parse(this.topFile, this.topAbs, text);
+    this.cache.set(this.topAbs, src);
+    return src;
+  }
+
+  private parse(file: string, abs: string, text: string): Source {
+    const lc = new LineCounter();
+    // prettyErrors off: we format positions ourselves, one line per problem
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, customTags: this.tags ? TAGS : [] });
+    const src: Source = { file, abs, text, lc, doc, ok: doc.errors.length === 0 };
+    for (const e of doc.errors) this.push(this.pos(src, e.pos[0]), [], `invalid YAML: ${e.message}`);
+    for (const w of doc.warnings) {
+      if (w.code === 'TAG_RESOLVE_FAILED') continue; // reported by build(), with the tags we know
+      this.push(this.pos(src, w.pos[0]), [], `YAML: ${w.message}`, 'warning');
+    }
+    return src;
+  }
+
+  /** An included file or secrets.yaml, read and parsed once; a string says why it cannot be read. */
+  private source(file: string, abs: string): Source | string {
+    const cached = this.cache.get(abs);
+    if (cached !== undefined) return cached;
+    let result: Source | string;
+    try {
+      result = this.parse(file, abs, readFileSync(abs, 'utf8'));
+    } catch (err) {
+      result = readProblem(err);
+    }
+    this.cache.set(abs, result);
+    return result;
+  }
+
+  pos(src: Source, offset: number | undefined): Pos {
+    const { line, col } = src.lc.linePos(offset ?? 0);
+    return { file: src.file, line, col };
+  }
+
+  /** Where `!include x` starts: the node's range begins at `x`, an error about the tag points at the tag. */
+  private tagPos(src: Source, node: unknown): Pos {
+    const s = start(node) ?? 0;
+    const i = src.text.lastIndexOf('!', s);
+    return this.pos(src, i >= 0 && /^![^\s!]*[ \t]+$/.test(src.text.slice(i, s)) ? i : s);
+  }
+
+  push(at: Pos, path: Path, message: string, severity: ConfigIssue['severity'] = 'error'): void {
+    this.issues.push({ ...at, path: formatPath(path), message, severity });
+  }
+
+  private record(path: Path, o: Omit<Built, 'inTopFile'>, src: Source, ctx: Ctx): void {
+    const k = pathKey(path);
+    const prev = this.origins.get(k);
+    this.origins.set(k, { ...o, key: prev?.key ?? o.key, inTopFile: src.abs === this.topAbs && !ctx.shared });
+  }
+
+  build(node: unknown, src: Source, path: Path, ctx: Ctx): unknown {
+    if (node === null || node === undefined) return null;
+    if (--this.budget < 0) {
+      if (this.budget === -1) {
+        this.push(this.pos(src, start(node)), [], `invalid YAML: the file expands to more than ${MAX_VALUES} values (aliases of aliases?)`);
+      }
+      return null;
+    }
+    if (isAlias(node)) {
+      const target = node.resolve(src.doc);
+      if (!target) {
+        this.push(this.pos(src, start(node)), path, `invalid YAML: Unresolved alias (the anchor must be set before the alias): ${node.source}`);
+        return null;
+      }
+      if (ctx.active.has(target)) {
+        this.push(this.pos(src, start(node)), path, `invalid YAML: alias *${node.source} is inside the value it names`);
+        return null;
+      }
+      return this.build(target, src, path, { ...ctx, shared: true });
+    }
+    const tag = isNode(node) ? node.tag : undefined;
+    if (this.tags && tag === '!include') return this.include(node, src, path, ctx);
+    if (this.tags && tag === '!secret') return this.secret(node, src, path, ctx);
+    const at = this.pos(src, start(node));
+    if (tag !== undefined && tag.startsWith('!') && !tag.startsWith('!!')) {
+      const hint = this.tags ? didYouMean(tag, TAG_NAMES) || ` (tags: ${TAG_NAMES.join(', ')})` : ' (this file takes no tags)';
+      this.push(this.tagPos(src, node), path, `unknown tag '${tag}'${hint}`);
+    }
+    this.record(path, { value: at, node: node as YamlNode }, src, ctx);
+
+    if (isMap(node)) {
+      ctx.active.add(node);
+      const obj: Obj = {};
+      const merges: unknown[] = [];
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) {
+          this.push(this.pos(src, start(pair.key)), path, 'a key must be a plain value, not a mapping or a list');
+          continue;
+        }
+        const key = String(pair.key.value);
+        // YAML merge key: `<<: !include base.yaml` (firmware-config/README.md "Reuse across a chain")
+        if (key === '<<' && pair.key.type === 'PLAIN') {
+          merges.push(pair.value);
+          continue;
+        }
+        const kp = [...path, key];
+        const keyAt = this.pos(src, start(pair.key));
+        this.origins.set(pathKey(kp), { value: keyAt, key: keyAt, inTopFile: src.abs === this.topAbs && !ctx.shared });
+        define(obj, key, pair.value === null || pair.value === undefined ? null : this.build(pair.value, src, kp, ctx));
+        // `id:` with nothing after it: point at the key, not at the empty space after the colon
+        if (isScalar(pair.value) && pair.value.value === null && pair.value.range && pair.value.range[0] === pair.value.range[1]) {
+          const o = this.origins.get(pathKey(kp));
+          if (o) this.origins.set(pathKey(kp), { ...o, value: keyAt });
+        }
+      }
+      for (const m of merges) this.merge(obj, m, src, path, ctx);
+      ctx.active.delete(node);
+      return obj;
+    }
+    if (isSeq(node)) {
+      ctx.active.add(node);
+      const out = node.items.map((item, i) => this.build(item, src, [...path, i], ctx));
+      ctx.active.delete(node);
+      return out;
+    }
+    if (isScalar(node)) {
+      const range = node.range ?? [0, 0, 0];
+      if (typeof node.value === 'string') {
+        this.record(path, { value: at, node, scalar: { src, start: range[0], end: range[1] } }, src, ctx);
+      }
+      return node.value;
+    }
+    return null;
+  }
+
+  /** `<<: X`: the keys of mapping X (or of each mapping in a list) that this mapping lacks; the first wins. */
+  private merge(into: Obj, node: unknown, src: Source, path: Path, ctx: Ctx): void {
+    const parts = isSeq(node) && !node.tag ? node.items : [node];
+    for (const part of parts) {
+      const saved = this.origins;
+      const scratch = new Map<string, Built>();
+      this.origins = scratch;
+      let value: unknown;
+      try {
+        value = this.build(part, src, path, { ...ctx, shared: true });
+      } finally {
+        this.origins = saved;
+      }
+      if (!isObj(value)) {
+        if (value !== null || isNode(part)) {
+          this.push(this.tagPos(src, part), path, `'<<' merges a mapping (\`<<: !include base.yaml\`), got ${describe(value)}`);
+        }
+        continue;
+      }
+      for (const [key, v] of Object.entries(value)) {
+        if (Object.hasOwn(into, key)) continue;
+        define(into, key, v);
+        const prefix = pathKey([...path, key]);
+        for (const [k, o] of scratch) if (k === prefix || k.startsWith(prefix + '\u0001')) this.origins.set(k, o);
+      }
+    }
+  }
+
+  private include(node: unknown, src: Source, path: Path, ctx: Ctx): unknown {
+    const at = this.tagPos(src, node);
+    if (!isScalar(node) || typeof node.value !== 'string' || node.value.trim() === '') {
+      this.push(at, path, '!include needs a file name, relative to this file: `!include nodes.yaml`');
+      return null;
+    }
+    const rel = node.value.trim();
+    const abs = resolve(dirname(src.abs), rel);
+    const shown = isAbsolute(rel) ? rel : join(dirname(src.file), rel);
+    const loop = ctx.chain.indexOf(abs);
+    if (loop >= 0) {
+      this.push(at, path, `!include '${rel}' makes a cycle: ${[...ctx.shown.slice(loop), shown].join(' -> ')}`);
+      return null;
+    }
+    this.record(path, { value: at, node: node as YamlNode }, src, ctx);
+    const inc = this.source(shown, abs);
+    if (typeof inc === 'string') {
+      this.push(at, path, `!include '${rel}': cannot read ${shown} (${inc})`);
+      return null;
+    }
+    if (!inc.ok) return null; // its syntax errors are reported, in its own lines
+    return this.build(inc.doc.contents, inc, path, { chain: [...ctx.chain, abs], shown: [...ctx.shown, shown], active: new Set(), shared: ctx.shared });
+  }
+
+  private secretsPath(): { shown: string; abs: string } {
+    return { shown: join(dirname(this.topFile), SECRETS_FILE), abs: join(dirname(this.topAbs), SECRETS_FILE) };
+  }
+
+  private loadSecrets(): { src: Source; values: Map<string, unknown> } | string {
+    if (this.secrets !== undefined) return this.secrets;
+    const { shown, abs } = this.secretsPath();
+    const src = this.source(shown, abs);
+    if (typeof src === 'string') return (this.secrets = src);
+    const values = new Map<string, unknown>();
+    const contents = src.doc.contents;
+    if (src.ok && isMap(contents)) {
+      for (const pair of contents.items) {
+        if (!isScalar(pair.key)) continue;
+        values.set(String(pair.key.value), isNode(pair.value) ? pair.value.toJS(src.doc) : null);
+      }
+    } else if (src.ok && contents !== null) {
+      this.push(this.pos(src, start(contents)), [], 'expected a mapping of secret names to values');
+    }
+    return (this.secrets = { src, values });
+  }
+
+  private secret(node: unknown, src: Source, path: Path, ctx: Ctx): unknown {
+    const at = this.tagPos(src, node);
+    const file = this.secretsPath().shown;
+    if (!isScalar(node) || typeof node.value !== 'string' || node.value.trim() === '') {
+      this.push(at, path, `!secret needs the name of a value in ${file}: \`!secret door_hash\``);
+      return null;
+    }
+    const name = node.value.trim();
+    const secrets = this.loadSecrets();
+    if (typeof secrets === 'string') {
+      this.push(at, path, `!secret '${name}': cannot read ${file} (${secrets})`);
+      return null;
+    }
+    if (!secrets.src.ok) return null;
+    if (!secrets.values.has(name)) {
+      const keys = [...secrets.values.keys()];
+      const hint = didYouMean(name, keys) || (keys.length ? ` (it has: ${few(keys)})` : ' (it has no values)');
+      this.push(at, path, `!secret '${name}' is not in ${file}${hint}`);
+      return null;
+    }
+    this.record(path, { value: at, node: node as YamlNode, secret: { name, file } }, src, ctx);
+    return structuredClone(secrets.values.get(name));
+  }
+
+  /** `${name}` in every string from the top-level `substitutions:`, which is then dropped. */
+  substitute(root: unknown): void {
+    const subs = new Map<string, Substitution>();
+    if (isObj(root) && Object.hasOwn(root, 'substitutions')) {
+      const raw = root.substitutions;
+      delete root.substitutions;
+      const base: Path = ['substitutions'];
+      if (isObj(raw)) {
+        for (const [name, v] of Object.entries(raw)) {
+          const p = [...base, name];
+          if (!SUBSTITUTION_NAME.test(name)) {
+            this.push(this.locate(p, 'key'), p, `'${name}' is not a valid substitution name (letters, digits and '_', not starting with a digit)`);
+          } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+            subs.set(name, { text: String(v), typed: v, secret: this.secretOf(p) });
+          } else {
+            this.push(this.locate(p, 'value'), p, `expected a string, got ${describe(v)}`);
+          }
+        }
+      } else if (raw !== null) {
+        this.push(this.locate(base, 'value'), base, `expected a mapping of names to values, got ${describe(raw)}`);
+      }
+    }
+    this.apply(root, [], subs);
+  }
+
+  private apply(value: unknown, path: Path, subs: Map<string, Substitution>): unknown {
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => (value[i] = this.apply(v, [...path, i], subs)));
+      return value;
+    }
+    if (isObj(value)) {
+      for (const [k, v] of Object.entries(value)) value[k] = this.apply(v, [...path, k], subs);
+      return value;
+    }
+    if (typeof value !== 'string' || !value.includes('${') || this.isSecret(path)) return value;
+    const o = this.origins.get(pathKey(path));
+    const source = o?.scalar ? o.scalar.src.text.slice(o.scalar.start, o.scalar.end) : '';
+    let cursor = 0;
+    const used: string[] = [];
+    let secret: Origin['secret'];
+    const out = value.replace(/\$\{([^}]*)\}/g, (match, name: string) => {
+      // the column of this `${…}` in the file (quoted strings may move it; then the value's start)
+      const idx = source.indexOf(match, cursor);
+      if (idx >= 0) cursor = idx + match.length;
+      const sub = subs.get(name);
+      if (sub) {
+        used.push(name);
+        secret ??= sub.secret;
+        return sub.text;
+      }
+      const at = o?.scalar && idx >= 0 ? this.pos(o.scalar.src, o.scalar.start + idx) : this.locate(path, 'value');
+      const names = [...subs.keys()];
+      const hint = didYouMean(name, names) || (names.length ? ` (substitutions: ${few(names)})` : ' (no substitutions are defined)');
+      this.push(at, path, `unknown substitution '${match}'${hint}`);
+      return match;
+    });
+    if (o && used.length) {
+      const whole = /^\$\{([^}]*)\}$/.exec(value)?.[1];
+      this.origins.set(pathKey(path), { ...o, ...(whole ? { substitution: whole } : {}), ...(secret ? { secret } : {}) });
+      // a value that is exactly `${name}` takes the substitution as written: `port: "${mqtt_port}"`
+      // with `mqtt_port: 1883` is the number (firmware-config/README.md "Substitutions")
+      const sub = whole !== undefined ? subs.get(whole) : undefined;
+      if (sub) return sub.typed;
+    }
+    return out;
+  }
+
+  private secretOf(path: Path): Origin['secret'] {
+    for (let n = path.length; n >= 0; n--) {
+      const s = this.origins.get(pathKey(path.slice(0, n)))?.secret;
+      if (s) return s;
+    }
+    return undefined;
+  }
+
+  isSecret(path: Path): boolean {
+    return this.secretOf(path) !== undefined;
+  }
+
+  origin(path: Path): Origin | undefined {
+    for (let n = path.length; n >= 0; n--) {
+      const o = this.origins.get(pathKey(path.slice(0, n)));
+      if (o) {
+        const { scalar: _s, ...pub } = o;
+        return pub;
+      }
+    }
+    return undefined;
+  }
+
+  /** The position of `path`; a value that is not written (a missing key) points at its nearest written parent. */
+  locate(path: Path, at: At, find?: string): Pos {
+    for (let n = path.length; n >= 0; n--) {
+      const o = this.origins.get(pathKey(path.slice(0, n)));
+      if (!o) continue;
+      if (n === path.length && at === 'key' && o.key) return o.key;
+      if (n === path.length && find !== undefined && o.scalar) {
+        const idx = o.scalar.src.text.slice(o.scalar.start, o.scalar.end).indexOf(find);
+        if (idx >= 0) return this.pos(o.scalar.src, o.scalar.start + idx);
+      }
+      return o.value;
+    }
+    return { file: this.topFile, line: 1, col: 1 };
+  }
+
+  /** `13:52` for a place in the same file as `cur`, else `other.yaml:13:52`. */
+  ref(prev: Path, cur: Path): string {
+    const a = this.locate(prev, 'value');
+    const b = this.locate(cur, 'value');
+    return a.file === b.file ? `${a.line}:${a.col}` : `${a.file}:${a.line}:${a.col}`;
+  }
+
+  adder(raw: unknown): Add {
+    return (path, message, opts = {}) => {
+      let text = message;
+      // a message must not show a secret: values read with !secret are replaced by ***
+      const v = this.isSecret(path) ? getIn(raw, path) : undefined;
+      if (typeof v === 'string' && v.length > 0) text = text.split(v).join('***');
+      this.push(this.locate(path, opts.at ?? 'value', opts.find), path, text, opts.severity ?? 'error');
+    };
+  }
+}
+
+function start(node: unknown): number | undefined {
+  if (typeof node !== 'object' || node === null || !('range' in node)) return undefined;
+  const range: unknown = node.range;
+  return Array.isArray(range) && typeof range[0] === 'number' ? range[0] : undefined;
+}
+
+/** Own data property even for `__proto__`: a key in the file never reaches a prototype. */
+function define(obj: Obj, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function getIn(value: unknown, path: Path): unknown {
+  let v = value;
+  for (const seg of path) {
+    if (Array.isArray(v) && typeof seg === 'number') v = v[seg];
+    else if (isObj(v) && typeof seg === 'string' && Object.hasOwn(v, seg)) v = v[seg];
+    else return undefined;
+  }
+  return v;
+}
 
 export function formatPath(path: Path): string {
   let s = '';
@@ -141,37 +685,6 @@ export function formatPath(path: Path): string {
   return s;
 }
 
-/** Source offset of the deepest YAML node along `path` (falls back to the nearest ancestor). */
-function offsetOf(doc: Document, path: Path, at: At): number | undefined {
-  let node: unknown = doc.contents;
-  let best: number | undefined = rangeStart(node);
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
-    if (isAlias(node)) node = node.resolve(doc) ?? node;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) return best;
-      const keyStart = rangeStart(pair.key);
-      if (i === path.length - 1 && at === 'key') return keyStart ?? best;
-      node = pair.value;
-      best = rangeStart(node) ?? keyStart ?? best;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      node = node.items[seg];
-      if (node === undefined) return best;
-      best = rangeStart(node) ?? best;
-    } else {
-      return best;
-    }
-  }
-  return best;
-}
-
-function rangeStart(node: unknown): number | undefined {
-  if (typeof node !== 'object' || node === null || !('range' in node)) return undefined;
-  const range: unknown = node.range;
-  return Array.isArray(range) && typeof range[0] === 'number' ? range[0] : undefined;
-}
-
 function pointerToPath(pointer: string): Seg[] {
   if (pointer === '') return [];
   return pointer
@@ -181,41 +694,29 @@ function pointerToPath(pointer: string): Seg[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-function sortIssues<T extends ConfigIssue & { col?: number }>(issues: T[]): T[] {
-  // stable: same line keeps discovery order (schema before cross-field checks)
-  return [...issues].sort((a, b) => a.line - b.line || (a.col ?? 0) - (b.col ?? 0));
-}
-
-function stripCols(issues: Array<ConfigIssue & { col: number }>): ConfigIssue[] {
-  return sortIssues(issues).map(({ col: _col, ...rest }) => rest);
-}
-
-function dedupe<T extends ConfigIssue>(issues: T[]): T[] {
-  const seen = new Set<string>();
-  return issues.filter((i) => {
-    const k = `${i.line}\0${i.path}\0${i.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
 // ---------------------------------------------------------------------------
 // Schema walker: structural errors with readable messages, all of them
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** firmware-config/README.md "Passwords": the store file holds scrypt hashes only. */
+const HASH_ADVICE = 'run `greetwatch config hash-password` and put the result in passwordHash';
+export const PLAIN_PASSWORD_MESSAGE = `plain passwords are not stored in the store file: ${HASH_ADVICE}`;
+
 function walk(schema: TSchema, value: unknown, path: Path, add: Add): void {
   if (KindGuard.IsObject(schema)) {
     if (!isObj(value)) return add(path, `expected a mapping, got ${describe(value)}`);
     const known = Object.keys(schema.properties);
     const required = new Set(schema.required ?? []);
+    const plain = known.includes('passwordHash') ? Object.keys(value).find((k) => k.toLowerCase() === 'password') : undefined;
     for (const key of known) {
       const sub = schema.properties[key]!;
       if (value[key] === undefined) {
-        // a key with a default is optional: Value.Default fills it
-        if (required.has(key) && !('default' in sub)) add([...path, key], `required key '${key}' is missing`);
+        // a key with a default is optional: Value.Default fills it; a plain password is reported instead
+        if (required.has(key) && !('default' in sub) && !(key === 'passwordHash' && plain)) {
+          add([...path, key], `required key '${key}' is missing`);
+        }
         continue;
       }
       walk(sub, value[key], [...path, key], add);
@@ -223,8 +724,12 @@ function walk(schema: TSchema, value: unknown, path: Path, add: Add): void {
     if (schema.additionalProperties === false) {
       for (const key of Object.keys(value)) {
         if (known.includes(key)) continue;
+        if (key === plain) {
+          add([...path, key], PLAIN_PASSWORD_MESSAGE, { at: 'key' });
+          continue;
+        }
         const hint = didYouMean(key, known);
-        add([...path, key], `unknown key '${key}'${hint || ` (valid keys: ${known.join(', ')})`}`, 'key');
+        add([...path, key], `unknown key '${key}'${hint || ` (valid keys: ${known.join(', ')})`}`, { at: 'key' });
       }
     }
     return;
@@ -236,6 +741,12 @@ function walk(schema: TSchema, value: unknown, path: Path, add: Add): void {
   }
   if (KindGuard.IsUnion(schema)) return walkUnion(schema.anyOf, value, path, add);
   if (KindGuard.IsLiteral(schema)) return walkUnion([schema], value, path, add);
+  if (KindGuard.IsString(schema) && schema.pattern === PasswordHash.pattern) {
+    // never echo the value: it may be a plain password pasted in the wrong place
+    const parsed = typeof value === 'string' ? parsePhc(value) : { ok: false as const, reason: `got ${value === null ? 'null' : typeof value}` };
+    if (!parsed.ok) add(path, `not a valid scrypt PHC string (${parsed.reason}): ${HASH_ADVICE}`);
+    return;
+  }
   const first = Value.Errors(schema, value).First();
   if (first) add(path, leafMessage(first));
 }
@@ -321,7 +832,7 @@ function notOneOf(value: unknown, allowed: Lit[]): string {
 }
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `string '${v}'`;
@@ -346,6 +857,8 @@ function leafMessage(e: ValueError): string {
       return `must be at most ${String(s.maximum)}, got ${String(v)}`;
     case ValueErrorType.StringMinLength:
       return `must be at least ${String(s.minLength)} characters long`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${String(s.maxLength)} characters long`;
     case ValueErrorType.StringPattern:
       if (s.pattern === ID_PATTERN) {
         return `'${String(v)}' is not a valid id (lowercase letters, digits and '-', starting with a letter or digit, at most 32 characters)`;
@@ -384,16 +897,25 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
 }
 
 // ---------------------------------------------------------------------------
-// Cross-field checks. They run on the defaulted but possibly invalid value, so every
-// access is guarded: a broken sensor must not hide a duplicate id elsewhere.
+// Meaning checks (firmware-config/README.md "Checks"). They run on the defaulted but possibly invalid value,
+// so every access is guarded: a broken sensor must not hide a duplicate id elsewhere.
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+const pinOf = (v: unknown): number | string | undefined => {
+  // out-of-range pins are the schema's to report (0-63, A0-A7)
+  if (typeof v === 'string') return /^A[0-7]$/.test(v) ? v : undefined;
+  const n = int(v);
+  return n !== undefined && n >= 0 && n <= 63 ? n : undefined;
+};
 
-type LineOf = (path: Path) => number;
+/** `13:52` or `other.yaml:13:52`: where `prev` is written, seen from the issue at `cur`. */
+type Ref = (prev: Path, cur: Path) => string;
 
-function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean): void {
+const RANGE_RE = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/;
+
+function crossCheck(cfg: unknown, add: Add, ref: Ref, isSet: (path: Path) => boolean): void {
   if (!isObj(cfg)) return;
   const store = isObj(cfg.store) ? cfg.store : {};
   const rules = isObj(cfg.rules) ? cfg.rules : {};
@@ -403,17 +925,7 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
     add(['store', 'timezone'], `'${tz}' is not a valid IANA time zone${didYouMean(tz, timeZones())}`);
   }
   if (isObj(store.openingHours)) {
-    for (const day of WEEKDAYS) {
-      const m = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/.exec(str(store.openingHours[day]) ?? '');
-      if (!m) continue;
-      const [open, close] = [Number(m[1]) * 60 + Number(m[2]), Number(m[3]) * 60 + Number(m[4])];
-      if (close <= open) {
-        add(
-          ['store', 'openingHours', day],
-          `closing time ${m[3]}:${m[4]} is not after opening time ${m[1]}:${m[2]} (hours past midnight are not supported; use 24:00)`,
-        );
-      }
-    }
+    for (const day of WEEKDAYS) checkDayHours(str(store.openingHours[day]), ['store', 'openingHours', day], add);
   }
 
   const staffIds = new Set<string>();
@@ -422,7 +934,13 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
     const id = isObj(s) ? str(s.id) : undefined;
     if (id === undefined) return;
     staffIds.add(id);
-    dup(staffSeen, id, ['staff', i, 'id'], 'staff id', add, lineOf);
+    dup(staffSeen, id, ['staff', i, 'id'], 'staff id', add, ref);
+  });
+  // users are logins, staff are people on the floor: the same id in both is fine
+  const userSeen = new Map<string, Path>();
+  list(cfg.users).forEach((u, i) => {
+    const id = isObj(u) ? str(u.id) : undefined;
+    if (id !== undefined) dup(userSeen, id, ['users', i, 'id'], 'user id', add, ref);
   });
 
   const nodeSeen = new Map<string, Path>();
@@ -431,15 +949,26 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
   list(cfg.nodes).forEach((node, n) => {
     if (!isObj(node)) return;
     const nodeId = str(node.id);
-    if (nodeId !== undefined) dup(nodeSeen, nodeId, ['nodes', n, 'id'], 'node id', add, lineOf);
+    if (nodeId !== undefined) dup(nodeSeen, nodeId, ['nodes', n, 'id'], 'node id', add, ref);
     const driver = str(node.driver);
     const hardware = driver === 'gpio' || driver === 'firmata';
+    const boardName = str(node.board);
+    const board = boardName !== undefined && Object.hasOwn(BOARDS, boardName) ? (boardName as BoardName) : undefined;
+    if (board && driver !== undefined) {
+      const wrong = driverMismatch(board, driver);
+      const boardPath: Path = ['nodes', n, 'board'];
+      const driverPath: Path = ['nodes', n, 'driver'];
+      if (wrong) add(boardPath, `${wrong} (${formatPath(driverPath)}, ${ref(driverPath, boardPath)})`);
+    }
+    const pinsOf = boardFor(board, driver);
     const pins = new Map<number | string, Path>();
-    const usePin = (path: Path, pin: unknown) => {
-      const p = typeof pin === 'string' ? pin : int(pin);
+    const usePin = (path: Path, raw: unknown, what: string, need: 'digital' | 'analog' = 'digital') => {
+      const p = pinOf(raw);
       if (p === undefined) return;
+      const problem = checkPin(pinsOf, p, need, what);
+      if (problem) add(path, problem.message, { severity: problem.severity });
       const prev = pins.get(p);
-      if (prev) add(path, `pin ${p} is already used by ${formatPath(prev)} (line ${lineOf(prev)}) on this node`);
+      if (prev) add(path, `pin ${q(p)} is already used by ${formatPath(prev)} (${ref(prev, path)}) on this node`);
       else pins.set(p, path);
     };
 
@@ -447,23 +976,24 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
       if (!isObj(s)) return;
       const base: Path = ['nodes', n, 'sensors', j];
       const id = str(s.id);
-      if (id !== undefined) dup(deviceSeen, id, [...base, 'id'], 'sensor/button id', add, lineOf);
+      if (id !== undefined) dup(deviceSeen, id, [...base, 'id'], 'sensor/button id', add, ref);
       const kind = str(s.kind);
       if (kind === 'beam-pair') {
-        usePin([...base, 'outerPin'], s.outerPin);
-        if (int(s.innerPin) !== undefined && s.innerPin === s.outerPin) {
-          add([...base, 'innerPin'], `innerPin is the same as outerPin (${String(s.outerPin)}); a beam pair needs two beams`);
-        } else usePin([...base, 'innerPin'], s.innerPin);
+        usePin([...base, 'outerPin'], s.outerPin, 'a beam-pair sensor');
+        if (pinOf(s.innerPin) !== undefined && s.innerPin === s.outerPin) {
+          add([...base, 'innerPin'], `innerPin is the same as outerPin (${q(s.outerPin)}); a beam pair needs two beams`);
+        } else usePin([...base, 'innerPin'], s.innerPin, 'a beam-pair sensor');
         return;
       }
-      usePin([...base, 'pin'], s.pin);
+      const model = kind === 'proximity' ? (str(s.model) ?? 'hcsr04') : undefined;
+      const what = model !== undefined ? `a '${model}' distance sensor` : `a ${kind ?? 'sensor'}${kind ? ' sensor' : ''}`;
+      usePin([...base, 'pin'], s.pin, what, model === 'gp2y0a21yk' ? 'analog' : 'digital');
       if (kind !== 'pir' && kind !== 'proximity') return; // door: the schema already requires its pin
       const zone = str(s.zone);
       if (zone !== undefined) zones.add(zone);
       if (hardware && s.pin === undefined) {
         add([...base, 'pin'], `driver '${driver}' needs a pin for sensor '${id ?? j}'`);
       }
-      const model = kind === 'proximity' ? (str(s.model) ?? 'hcsr04') : undefined;
       if (driver === 'gpio' && model !== undefined && model !== 'digital') {
         add([...base, 'model'], `a '${model}' distance sensor needs driver 'firmata' (an Arduino); on a Pi use a module with a digital output and model 'digital'`);
       }
@@ -476,8 +1006,8 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
       if (!isObj(b)) return;
       const base: Path = ['nodes', n, 'buttons', k];
       const id = str(b.id);
-      if (id !== undefined) dup(deviceSeen, id, [...base, 'id'], 'sensor/button id', add, lineOf);
-      usePin([...base, 'pin'], b.pin);
+      if (id !== undefined) dup(deviceSeen, id, [...base, 'id'], 'sensor/button id', add, ref);
+      usePin([...base, 'pin'], b.pin, `a ${str(b.kind) ?? 'counter'} button`);
       if (hardware && b.pin === undefined) {
         add([...base, 'pin'], `driver '${driver}' needs a pin for button '${id ?? k}'`);
       }
@@ -489,8 +1019,8 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
     });
 
     if (isObj(node.indicator)) {
-      usePin(['nodes', n, 'indicator', 'pin'], node.indicator.pin);
-      usePin(['nodes', n, 'indicator', 'buzzerPin'], node.indicator.buzzerPin);
+      usePin(['nodes', n, 'indicator', 'pin'], node.indicator.pin, 'an indicator LED');
+      usePin(['nodes', n, 'indicator', 'buzzerPin'], node.indicator.buzzerPin, 'a buzzer');
     }
   });
 
@@ -502,12 +1032,57 @@ function crossCheck(cfg: unknown, add: Add, lineOf: LineOf, warnAtSet: boolean):
     add(['rules', 'stepsLineZones', i], `no presence sensor has zone '${zone}'${hint}`);
   });
 
+  // CONTRACT.md "Store rules": the warning (warnAtS) must come before the deadline (greetWithinS)
   const warnAt = rules.warnAtS;
   const within = rules.greetWithinS;
-  if (typeof warnAt === 'number' && typeof within === 'number' && warnAt > within) {
-    const value = warnAtSet ? `${warnAt}` : `${warnAt}, the default`;
-    add(['rules', 'warnAtS'], `warnAtS (${value}) is later than greetWithinS (${within}): the warning would come after the deadline`, 'value', 'warning');
+  if (typeof warnAt === 'number' && typeof within === 'number' && warnAt >= within) {
+    const warnPath: Path = ['rules', 'warnAtS'];
+    const withinPath: Path = ['rules', 'greetWithinS'];
+    const late = 'the warning would come at or after the deadline';
+    if (isSet(warnPath)) {
+      const other = isSet(withinPath) ? `at ${ref(withinPath, warnPath)}` : 'the default';
+      add(warnPath, `warnAtS (${warnAt}) is not below greetWithinS (${within}, ${other}): ${late}`);
+    } else {
+      add(withinPath, `greetWithinS (${within}) is not above warnAtS (${warnAt}, the default): ${late}; set warnAtS below ${within}`);
+    }
   }
+}
+
+/** One day of openingHours: each range ends after it starts; ranges in order, apart (firmware-config/README.md "Opening hours"). */
+function checkDayHours(text: string | undefined, path: Path, add: Add): void {
+  if (text === undefined || text === 'closed') return;
+  const parts = text.split(',').map((r) => r.trim());
+  const ranges = parts.map((r) => RANGE_RE.exec(r));
+  if (ranges.some((m) => !m)) return; // the pattern error is reported
+  const several = parts.length > 1;
+  const ok: Array<{ text: string; from: number; to: number; open: string; close: string }> = [];
+  ranges.forEach((m, i) => {
+    const [, h1, m1, h2, m2] = m!;
+    const r = { text: parts[i]!, from: Number(h1) * 60 + Number(m1), to: Number(h2) * 60 + Number(m2), open: `${h1}:${m1}`, close: `${h2}:${m2}` };
+    const at = { find: r.text };
+    const inRange = several ? ` in '${r.text}'` : '';
+    if (r.to <= r.from) {
+      add(path, `closing time ${r.close} is not after opening time ${r.open}${inRange} (hours past midnight are not supported; use 24:00)`, at);
+      return;
+    }
+    if (r.to > 24 * 60) {
+      add(path, `closing time ${r.close}${inRange} is past midnight; the latest closing time is 24:00`, at);
+      return;
+    }
+    const clash = ok.find((o) => r.from <= o.to && o.from <= r.to);
+    if (clash) {
+      const [a, b] = clash.from <= r.from ? [clash, r] : [r, clash];
+      if (r.from < clash.to && clash.from < r.to) add(path, `'${r.text}' overlaps '${clash.text}': the ranges of a day must not overlap`, at);
+      else add(path, `'${r.text}' touches '${clash.text}': write them as one range '${a.open}-${b.close}'`, at);
+      return;
+    }
+    const last = ok[ok.length - 1];
+    if (last && r.from < last.from) {
+      add(path, `'${r.text}' starts before '${last.text}': list the ranges of a day in order`, at);
+      return;
+    }
+    ok.push(r);
+  });
 }
 
 /** A short list for a hint: large stores have many staff. */
@@ -516,9 +1091,9 @@ function few(items: Iterable<string>, max = 8): string {
   return all.length > max ? `${all.slice(0, max).join(', ')}, …` : all.join(', ');
 }
 
-function dup(seen: Map<string, Path>, id: string, path: Path, what: string, add: Add, lineOf: LineOf): void {
+function dup(seen: Map<string, Path>, id: string, path: Path, what: string, add: Add, ref: Ref): void {
   const prev = seen.get(id);
-  if (prev) add(path, `duplicate ${what} '${id}' (first at ${formatPath(prev)}, line ${lineOf(prev)})`);
+  if (prev) add(path, `duplicate ${what} '${id}' (first at ${formatPath(prev)}, ${ref(prev, path)})`);
   else seen.set(id, path);
 }
 

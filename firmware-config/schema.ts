@@ -30,8 +30,13 @@ export const Rules = Type.Object(
 );
 export type Rules = Static<typeof Rules>;
 
-const HOURS_PATTERN = '^(closed|([01]\\d|2[0-3]):[0-5]\\d-([01]\\d|2[0-4]):[0-5]\\d)$';
-const Hours = Type.String({ pattern: HOURS_PATTERN, description: '"HH:MM-HH:MM" store-local, or "closed"' });
+const HOURS_RANGE = '([01]\\d|2[0-3]):[0-5]\\d-([01]\\d|2[0-4]):[0-5]\\d';
+/** one range or several separated by commas ("09:00-12:30, 14:00-18:00"), or closed */
+const HOURS_PATTERN = `^(closed|${HOURS_RANGE}(\\s*,\\s*${HOURS_RANGE})*)$`;
+const Hours = Type.String({
+  pattern: HOURS_PATTERN,
+  description: '"HH:MM-HH:MM" store-local, several as "HH:MM-HH:MM, HH:MM-HH:MM", or "closed"',
+});
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
