@@ -7,7 +7,7 @@ import { nodeEffectiveConfig } from '../firmware-config/hash.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { createEdgeAgent, type EdgeAgent } from './agent.ts';
-import { loadBootstrap } from './bootstrap.ts';
+import { loadBootstrap } from '../firmware-config/bootstrap.ts';
 import { EdgeError, EdgeErrorCodes } from './errors.ts';
 import type { IoFactory } from './io.ts';
 
@@ -67,7 +67,7 @@ export interface RunNodesOptions<E extends NonNullable<ParseArgsConfig['options'
 export async function runNodes<E extends NonNullable<ParseArgsConfig['options']>>(argv: string[], opts: RunNodesOptions<E>): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { ...OPTIONS, ...opts.extra }, strict: true });
   const v = values as Record<string, unknown>;
-  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
   if (v.help === true) {
     process.stdout.write(opts.usage + '\n');
     return;

@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { GwError } from '../contract/index.ts';
 import { NODE_USAGE, runNodes } from '../edge/main.ts';
+import { configCommand } from '../firmware-config/commands.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import { replayTrace } from './engine/replay.ts';
 import { TimeZone } from './engine/tz.ts';
@@ -23,6 +24,10 @@ const COMMANDS = {
   Environment: INFLUX_URL (history server), LOG_LEVEL (default info)`,
   },
   node: { summary: 'runs an edge node: its sensors and buttons on GPIO or a Firmata board', usage: NODE_USAGE },
+  config: {
+    summary: 'checks, prints and maintains store files: check, print, hash-password, node-bootstrap',
+    usage: 'usage: greetwatch config <check|print|hash-password|node-bootstrap> … (greetwatch config --help)',
+  },
   replay: {
     summary: 'runs the engine over a recorded trace and prints the report JSON',
     usage: `usage: greetwatch replay <trace.jsonl> --config <store.yaml> [--from ISO] [--to ISO] [--visits]
@@ -64,6 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!(cmd in COMMANDS)) throw new UsageError(`greetwatch: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')}; greetwatch --help)`);
   const command = cmd as Command;
+  // the config commands have help of their own, per subcommand
+  if (command === 'config') return configCommand(rest, { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') });
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(COMMANDS[command].usage + '\n');
     return 0;
