@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import type { Client, PublishPacket } from 'aedes';
 import { brokerAccess } from '../broker-access.ts';
+import { mqttGuard, type GuardOptions } from '../mqtt-guard.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { rateLimitedLog } from '../rate-limited-log.ts';
 
@@ -18,6 +19,8 @@ const remoteAddress = (client: Client): string | undefined => {
 export type PublishGate = (client: Client | null, packet: PublishPacket) => void;
 
 export interface BrokerOptions {
+  /** connection and packet limits (defaults in hub/mqtt-guard.ts) */
+  guard?: Partial<GuardOptions>;
   /** called for every incoming publish before it is acknowledged; must not throw */
   gate?: PublishGate;
 }
@@ -31,7 +34,9 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
       const log = ctx.log.child({ name: 'hub:broker' });
       const access = brokerAccess({ config: () => ctx.config, log });
       const logRefusal = rateLimitedLog(log, 10_000);
-      broker = await Aedes.createBroker({ drainTimeout: 10_000 });
+      // a CONNECT must come within 10 s of the TCP connection, and every client must keep alive
+      // (0 = never, refused) at most every 5 min: idle sockets are closed, not kept for ever
+      broker = await Aedes.createBroker({ drainTimeout: 10_000, connectTimeout: 10_000, keepaliveLimit: 300 });
       const b = broker;
       // access first, then ingest: two hooks, each in its own module
       b.authenticate = (client, username, password, callback) => {
@@ -73,7 +78,14 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
       };
       b.on('clientDisconnect', (client) => access.forget(client));
       b.on('clientError', (client, err) => log.warn({ client: client.id, err: err.message }, 'client error'));
-      server = net.createServer(b.handle);
+      const guard = mqttGuard(opts.guard, (reason, address) => {
+        ctx.metrics.refuseConnect(reason);
+        logRefusal(`guard:${reason}:${address ?? ''}`, { reason, address }, 'connection dropped by the guard');
+      });
+      server = net.createServer((socket) => {
+        const stream = guard.accept(socket);
+        if (stream) b.handle(stream);
+      });
       const srv = server;
       await new Promise<void>((resolve, reject) => {
         srv.once('error', reject);

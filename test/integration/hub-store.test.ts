@@ -95,16 +95,21 @@ describe('a simulated store against a real hub and InfluxDB', () => {
     // logged in as the door node (another client id: the agent holds the door's own)
     const bad = await mqtt.connectAsync(rig.hub.mqttUrl, { ...loginAs(rig.cfg, 'door'), clientId: 'door-tester' });
     await bad.publishAsync(topics.events('rig', 'door'), '{"specversion":"1.0"', { qos: 1 });
-    await bad.publishAsync(topics.events('rig', 'door'), 'x'.repeat(100_000), { qos: 1 });
+    await bad.publishAsync(topics.events('rig', 'door'), '{"specversion":"1.0","id":"x"}', { qos: 1 });
     // a forged event dated 9999 (CONTRACT.md maxSkewS): refused, so it cannot poison the door's clock
     const forged = { specversion: '1.0', id: 'f-9999', source: '/stores/rig/nodes/door', type: 'greetwatch.door.v1', time: '9999-01-01T00:00:00.000Z', bootid: rig.door.bootid, seq: 1, data: { sensor: 'beam', state: 'open' } };
     await bad.publishAsync(topics.events('rig', 'door'), JSON.stringify(forged), { qos: 1 });
-    await bad.endAsync();
+    // a packet over the broker's limit ends the connection at its header (hub/mqtt-guard.ts)
+    const gone = new Promise<void>((r) => bad.once('close', () => r()));
+    bad.publish(topics.events('rig', 'door'), 'x'.repeat(100_000), { qos: 1 });
+    await gone;
+    bad.end(true);
     await waitFor(async () => {
       const live = (await get<LiveSnapshot>('/api/stores/rig/live')).body;
       const door = live.nodes.find((n) => n.node === 'door')?.rejected;
       return door?.GW_ERR_EVENT_JSON === 1 && door.GW_ERR_EVENT_ENVELOPE === 1 && door.GW_ERR_EVENT_TIME === 1;
     }, 'rejections counted');
+    expect(rig.hub.ctx.metrics.refusedConnects.get('packet-too-large')).toBe(1);
     expect(Math.abs((await get<LiveSnapshot>('/api/stores/rig/live')).body.nodes.find((n) => n.node === 'door')!.offsetMs!)).toBeLessThan(86_400_000);
     // still working
     await rig.walkIn();
