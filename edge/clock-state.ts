@@ -11,9 +11,11 @@ export type ClockState = ClockSync;
 
 export type RunCommand = (cmd: string, args: string[]) => Promise<string>;
 
+// `err: Error`: execFile always fails with an Error, but @types/node spells ExecFileException
+// with Omit<…>, which hides that from prefer-promise-reject-errors
 const run: RunCommand = (cmd, args) =>
   new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 2000, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile(cmd, args, { timeout: 2000, env: { ...process.env, LC_ALL: 'C' } }, (err: Error | null, stdout: string) => (err ? reject(err) : resolve(stdout)));
   });
 
 /** Parses `chronyc tracking`: "Leap status : Normal" means synchronised; "System time : 0.0001 seconds fast". */

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
-import { sourceOf, validateEvent, type EventOf, type EventType, type GwEvent } from '../contract/index.ts';
+import { sourceOf, validateEvent, type EventOf, type EventType } from '../contract/index.ts';
 import { EdgeError, EdgeErrorCodes } from './errors.ts';
 
 // Builds CloudEvents exactly as CONTRACT.md "Event envelope" says: specversion 1.0, ULID id
@@ -57,7 +57,7 @@ export function createEnvelopeFactory(opts: { store: string; node: string; booti
         throw new EdgeError(EdgeErrorCodes.EVENT_BUILD, `${type} from ${source} breaks the contract: ${checked.reason}`);
       }
       seq += 1; // only a valid event takes a seq: no gaps
-      return checked.value as GwEvent as EventOf<typeof type>;
+      return checked.value as EventOf<typeof type>;
     },
     lastSeq: () => seq,
   };

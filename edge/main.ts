@@ -25,6 +25,7 @@ export const NODE_USAGE = `usage: greetwatch node --bootstrap <node.yaml> [optio
   --mqtt <url>        broker (default: the bootstrap's mqttUrl, or mqtt://{hub.mqtt.host}:{hub.mqtt.port} from the config)
   --data-dir <dir>    outbox journals (and config.json) go to <dir>/<node>
                       (default <bootstrap dir>/.data/edge, or <config dir>/<hub.dataDir>/edge)
+  --logins <dir>      with --config: each node logs in with <dir>/<node>.bootstrap.yaml (config node-bootstrap)
   --fw <version>      firmware version in the online status (default greetwatch-edge@<package version>)
   --log-level <lvl>   pino level (default info, or $LOG_LEVEL)`;
 
@@ -35,6 +36,7 @@ const OPTIONS = {
   all: { type: 'boolean', default: false },
   mqtt: { type: 'string' },
   'data-dir': { type: 'string' },
+  logins: { type: 'string' },
   fw: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -108,10 +110,14 @@ export async function runNodes<E extends NonNullable<ParseArgsConfig['options']>
     const dataDir = str('data-dir') ?? path.resolve(path.dirname(configFile), storeCfg.hub.dataDir, 'edge');
     agents = ids.map((id) => {
       const eff = nodeEffectiveConfig(storeCfg, id); // throws GW_ERR_UNKNOWN_NODE for a node the config lacks
+      // with --logins: the node's login from its bootstrap file there (the store file has only the hash)
+      const loginsDir = str('logins');
+      const boot = loginsDir ? loadBootstrap(path.join(loginsDir, `${id}.bootstrap.yaml`)) : null;
       return createEdgeAgent({
         store: storeCfg.store.id,
         node: eff.node,
         ...(opts.io ? { io: opts.io } : {}),
+        ...(boot ? { login: { username: boot.username, password: boot.password } } : {}),
         rules: eff.rules,
         mqttUrl,
         // one journal folder per node: two nodes never share or re-send each other's events

@@ -46,9 +46,10 @@ interface Bounded {
   makeRoom(): string[];
   /** drops the oldest events until at most maxEvents are left (a journal replayed under a smaller bound) */
   trim(): string[];
-  dropped(): number;
+  // closures, not methods: the outboxes hand them on as their own dropped/close
+  readonly dropped: () => number;
   /** logs drops not logged yet and stops the warning timer */
-  close(): void;
+  readonly close: () => void;
 }
 
 function bounded(opts: OutboxOptions, what: string): Bounded {

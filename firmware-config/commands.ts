@@ -3,18 +3,16 @@ import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KindGuard, Type, type Static, type TSchema } from '@sinclair/typebox';
+import { KindGuard, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { isMap, isScalar, stringify } from 'yaml';
 import { ErrorCodes, GwError } from '../contract/errors.ts';
-import { Id } from '../contract/ids.ts';
 import {
   ConfigError,
   dedupeIssues,
   didYouMean,
   formatIssue,
   formatPath,
-  loadYamlAs,
   parseConfig,
   resolveConfig,
   sortIssues,

@@ -475,7 +475,7 @@ class Assembler {
       this.push(at, path, `!include '${rel}' makes a cycle: ${[...ctx.shown.slice(loop), shown].join(' -> ')}`);
       return null;
     }
-    this.record(path, { value: at, node: node as YamlNode }, src, ctx);
+    this.record(path, { value: at, node: node }, src, ctx);
     const inc = this.source(shown, abs);
     if (typeof inc === 'string') {
       this.push(at, path, `!include '${rel}': cannot read ${shown} (${inc})`);
@@ -527,7 +527,7 @@ class Assembler {
       this.push(at, path, `!secret '${name}' is not in ${file}${hint}`);
       return null;
     }
-    this.record(path, { value: at, node: node as YamlNode, secret: { name, file } }, src, ctx);
+    this.record(path, { value: at, node: node, secret: { name, file } }, src, ctx);
     return structuredClone(secrets.values.get(name));
   }
 
@@ -836,7 +836,8 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return `string '${v}'`;
-  return `${typeof v} ${String(v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${v.toString()}`;
+  return typeof v;
 }
 
 function leafMessage(e: ValueError): string {

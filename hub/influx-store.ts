@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { InfluxDB, FieldType, escape, type IPoint, type IPoolOptions } from 'influx';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { pino, type Logger } from 'pino';
-import { ErrorCodes, GwError, Visit, isId, type Outcome } from '../contract/index.ts';
+import { ErrorCodes, GwError, Visit, isId } from '../contract/index.ts';
 import type { VisitStore } from './visit-store.ts';
 
 // Final visits kept in InfluxDB 1.x (the hub's history). One point per visit:
@@ -419,7 +419,7 @@ class InfluxStore implements InfluxVisitStore {
     const v: Record<string, unknown> = {
       store: str('store') ?? store,
       party: get('party'),
-      outcome: get('outcome') as Outcome,
+      outcome: get('outcome'),
       entryTime,
       size: get('size'),
     };

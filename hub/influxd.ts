@@ -272,6 +272,7 @@ async function launchOnce(a: {
   let ready = false;
   let stopping = false;
   // Dying on its own after start (crash, OOM, killed) is logged; the store then buffers writes.
+  // Never rejects: `exited` only resolves, and the handler only logs (logTail catches its errors).
   void exited.then(({ code, signal }) => {
     if (ready && !stopping) {
       log.error({ code: ErrorCodes.STORE_IO, exitCode: code, signal, logTail: logTail(logPath, 2000) }, 'influxd exited unexpectedly');
@@ -286,7 +287,7 @@ async function launchOnce(a: {
     { detached: true, stdio: 'ignore' },
   );
   watchdog?.unref();
-  void exited.then(() => watchdog?.kill());
+  void exited.then(() => watchdog?.kill()); // never rejects: exited only resolves, kill() reports failure as false
   const onParentExit = () => {
     child.kill('SIGTERM');
   };
@@ -325,7 +326,7 @@ async function launchOnce(a: {
   }
 
   // Not ready: make sure it is gone before reporting or retrying.
-  const earlyExit = state.exit as Exit | null; // set by the watcher, not by us
+  const earlyExit = state.exit; // set by the watcher, not by us
   stopping = true;
   process.off('exit', onParentExit);
   if (!state.exit) {

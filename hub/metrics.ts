@@ -6,7 +6,7 @@ export class Metrics {
   reject(node: string | null, code: ErrorCode): void {
     const key = node ?? '(unknown)';
     let m = this.rejected.get(key);
-    if (!m) this.rejected.set(key, (m = new Map()));
+    if (!m) this.rejected.set(key, (m = new Map<string, number>()));
     m.set(code, (m.get(code) ?? 0) + 1);
   }
   /** refused MQTT connects by reason (no credentials, bad credentials, a node's client id taken) */

@@ -16,7 +16,7 @@ export class NodeFaults {
   /** `timeMs` is the fault's time on the hub's clock (node clock offset removed) */
   record(node: string, data: FaultData, timeMs: number): void {
     let sensors = this.#latest.get(node);
-    if (!sensors) this.#latest.set(node, (sensors = new Map()));
+    if (!sensors) this.#latest.set(node, (sensors = new Map<string, SensorFault>()));
     sensors.delete(data.sensor); // re-insert: Map order is then oldest first
     if (sensors.size >= MAX_SENSORS) sensors.delete(sensors.keys().next().value!);
     const fault: SensorFault = { sensor: data.sensor, kind: data.kind, time: new Date(timeMs).toISOString() };

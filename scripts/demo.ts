@@ -103,8 +103,15 @@ Press Ctrl-C to stop.`);
     await history.stop();
     console.log('Stopped cleanly.');
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  // a failed stop may leave handles open: say why and exit 1 rather than hang
+  const onSignal = () => {
+    stop().catch((err: unknown) => {
+      console.error(`Stopping failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 }
 
 main().catch((err: unknown) => {

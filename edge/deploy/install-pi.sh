@@ -9,11 +9,15 @@
 # user (groups gpio and dialout), /etc/greetwatch and /var/lib/greetwatch, and installs the
 # systemd unit. It uses the network only through apt-get and npm. Running it again updates
 # the installation and restarts the node instances that are running.
+#
+# A node needs only its bootstrap file, /etc/greetwatch/<node>.bootstrap.yaml, made on the hub
+# with `greetwatch config node-bootstrap <store.yaml> <node>`; the store file stays on the hub.
 set -euo pipefail
 
 readonly APP_DIR=/opt/greetwatch
 readonly CONF_DIR=/etc/greetwatch
-readonly CONF_FILE=/etc/greetwatch/store.yaml
+# the store file of the old node model (nodes read it themselves); only warned about now
+readonly OLD_STORE_FILE=/etc/greetwatch/store.yaml
 readonly STATE_DIR=/var/lib/greetwatch
 readonly UNIT_FILE=greetwatch-node@.service
 readonly UNIT_DIR=/etc/systemd/system
@@ -32,7 +36,8 @@ usage() {
   cat <<'EOF'
 usage: sudo edge/deploy/install-pi.sh [--enable <node>]...
   --enable <node>   after installing, enable and start greetwatch-node@<node>
-                    (needs /etc/greetwatch/store.yaml with that node; may be repeated)
+                    (needs /etc/greetwatch/<node>.bootstrap.yaml for that node, root:greetwatch
+                    0640 or greetwatch 0600; may be repeated)
   -h, --help        this text
 EOF
 }
@@ -68,12 +73,68 @@ for f in package.json package-lock.json bin/greetwatch.mjs "edge/deploy/${UNIT_F
   [[ -f "${SRC_DIR}/${f}" ]] || die "${SRC_DIR} is not a greetwatch checkout (no ${f})"
 done
 
-if ((${#ENABLE[@]} > 0)); then
-  for node in "${ENABLE[@]}"; do
-    [[ "${node}" =~ ${ID_RE} ]] || die "--enable ${node}: not a node id (lowercase letters, digits, '-')"
-  done
-  [[ -f "${CONF_FILE}" ]] || die "--enable needs ${CONF_FILE}; copy the store file there first"
-fi
+# --- bootstrap files -------------------------------------------------------------------
+
+bootstrap_file() { printf '%s/%s.bootstrap.yaml' "${CONF_DIR}" "$1"; }
+
+# The file exists, is a regular file, and only root and the service can read it: root:greetwatch
+# 0640 (the service reads it through its group), or greetwatch 0600.
+check_bootstrap_mode() {
+  local node="$1" file mode owner group
+  file="$(bootstrap_file "${node}")"
+  if [[ ! -f "${file}" ]]; then
+    die "--enable ${node}: no ${file}. Make it on the hub:
+  greetwatch config node-bootstrap store.yaml ${node}
+then copy ${node}.bootstrap.yaml to this Pi and install it:
+  sudo install -o root -g ${SVC_USER} -m 0640 ${node}.bootstrap.yaml ${file}
+(edge/deploy/README.md, \"On the hub\")"
+  fi
+  read -r mode owner group < <(stat -c '%a %U %G' -- "${file}")
+  case "${mode}" in
+    640) [[ "${owner}" == root && "${group}" == "${SVC_USER}" ]] && return 0 ;;
+    600) [[ "${owner}" == "${SVC_USER}" ]] && return 0 ;;
+    *) ;;
+  esac
+  die "--enable ${node}: ${file} is ${owner}:${group} with mode 0${mode}; it must be root:${SVC_USER} 0640 (or ${SVC_USER} 0600):
+  sudo chown root:${SVC_USER} ${file} && sudo chmod 0640 ${file}"
+}
+
+# Prints the store id, broker URL and login name of node $1's bootstrap file (never the
+# password); fails, saying why, unless the file is a bootstrap for that node. Needs the yaml
+# module of ${APP_DIR}.
+bootstrap_names() {
+  # shellcheck disable=SC2016 # ${...} below is JavaScript, not shell
+  (cd "${APP_DIR}" && node --input-type=module -e '
+    import { readFileSync } from "node:fs";
+    import { parse } from "yaml";
+    const [file, node] = process.argv.slice(1);
+    let b;
+    try {
+      b = parse(readFileSync(file, "utf8"));
+    } catch (err) {
+      console.error(`${file}: not YAML (${err.message})`);
+      process.exit(1);
+    }
+    const missing = ["store", "node", "mqttUrl", "username", "password"].filter((k) => typeof b?.[k] !== "string" || b[k] === "");
+    if (missing.length > 0) {
+      console.error(`${file}: not a node bootstrap file (missing: ${missing.join(", ")})`);
+      process.exit(1);
+    }
+    if (b.node !== node) {
+      console.error(`${file}: this is the bootstrap of node ${b.node}, not ${node}`);
+      process.exit(1);
+    }
+    if (!/^mqtts?:\/\//.test(b.mqttUrl)) {
+      console.error(`${file}: mqttUrl ${b.mqttUrl} is not an mqtt:// or mqtts:// URL`);
+      process.exit(1);
+    }
+    console.log(`store ${b.store}, broker ${b.mqttUrl.replace(/\/\/[^/@]*@/, "//")}, login ${b.username}`);
+  ' "$(bootstrap_file "$1")" "$1")
+}
+
+for node in "${ENABLE[@]}"; do
+  [[ "${node}" =~ ${ID_RE} ]] || die "--enable ${node}: not a node id (lowercase letters, digits, '-')"
+done
 
 if [[ -r /etc/os-release ]]; then
   # shellcheck source=/dev/null
@@ -146,10 +207,11 @@ usermod --append --groups gpio,dialout "${SVC_USER}"
 
 install -d -o root -g "${SVC_USER}" -m 0750 "${CONF_DIR}"
 install -d -o "${SVC_USER}" -g "${SVC_USER}" -m 0750 "${STATE_DIR}"
-if [[ -f "${CONF_FILE}" ]]; then
-  chown root:"${SVC_USER}" "${CONF_FILE}"
-  chmod 0640 "${CONF_FILE}"
-fi
+
+# before the long part: a node to enable must have its bootstrap file, readable by the service
+for node in "${ENABLE[@]}"; do
+  check_bootstrap_mode "${node}"
+done
 
 # --- application ------------------------------------------------------------------------
 
@@ -184,43 +246,42 @@ have_systemd=0
 if [[ -d /run/systemd/system ]]; then
   have_systemd=1
   systemctl daemon-reload
-  # an update: restart the instances that are running (enables nothing)
-  systemctl try-restart 'greetwatch-node@*.service' || warn "could not restart the running nodes; see systemctl status 'greetwatch-node@*'"
+  # an update: restart the instances that are running (enables nothing). An instance without
+  # a bootstrap file (installed when nodes read the store file) would not start again, so it
+  # keeps running the version it started with.
+  no_bootstrap=" "
+  while read -r unit _; do
+    node="${unit#greetwatch-node@}"
+    node="${node%.service}"
+    if [[ -f "$(bootstrap_file "${node}")" ]]; then
+      systemctl restart "${unit}" || warn "could not restart ${unit}; see systemctl status ${unit}"
+    else
+      no_bootstrap+="${node} "
+      warn "${unit} not restarted: it needs $(bootstrap_file "${node}") now (edge/deploy/README.md, \"Update\"); until then it runs the version it started with"
+    fi
+  done < <(systemctl list-units --type=service --state=running --no-legend --plain 'greetwatch-node@*.service')
+  for link in "${UNIT_DIR}"/*.wants/greetwatch-node@*.service; do
+    [[ -e "${link}" || -L "${link}" ]] || continue
+    node="${link##*/greetwatch-node@}"
+    node="${node%.service}"
+    [[ -f "$(bootstrap_file "${node}")" || "${no_bootstrap}" == *" ${node} "* ]] ||
+      warn "greetwatch-node@${node} is enabled but $(bootstrap_file "${node}") is missing: it will not start at the next boot"
+  done
 else
   warn "systemd is not running here; the unit is installed but not loaded"
 fi
 
-# --- store file -------------------------------------------------------------------------
+# --- nodes ------------------------------------------------------------------------------
 
-validate() {
-  (cd "${APP_DIR}" && node_modules/.bin/tsx firmware-config/cli.ts "${CONF_FILE}")
-}
-
-# Prints the node ids of the store file, one per line (the file is valid when this runs).
-node_ids() {
-  (cd "${APP_DIR}" && node --input-type=module -e '
-    import { readFileSync } from "node:fs";
-    import { parse } from "yaml";
-    const cfg = parse(readFileSync(process.argv[1], "utf8")) ?? {};
-    for (const n of cfg.nodes ?? []) if (n && typeof n.id === "string") console.log(n.id);
-  ' "${CONF_FILE}")
-}
-
-if [[ -f "${CONF_FILE}" ]]; then
-  log "checking ${CONF_FILE}"
-  if ! validate; then
-    ((${#ENABLE[@]} == 0)) || die "${CONF_FILE} is not valid (see above); nothing enabled"
-    warn "${CONF_FILE} is not valid (see above); fix it before starting a node"
-  fi
+if [[ -f "${OLD_STORE_FILE}" ]]; then
+  warn "nodes no longer read ${OLD_STORE_FILE} (each reads its bootstrap file). It holds the store's login hashes and tokens: unless this machine is also the hub, remove it once this Pi's nodes have their bootstrap files (sudo rm ${OLD_STORE_FILE})"
 fi
 
 if ((${#ENABLE[@]} > 0)); then
   ((have_systemd == 1)) || die "systemd is not running; cannot enable nodes"
-  ids="$(node_ids)"
   for node in "${ENABLE[@]}"; do
-    if ! grep -qx -- "${node}" <<<"${ids}"; then
-      die "node ${node} is not in ${CONF_FILE} (nodes: $(tr '\n' ' ' <<<"${ids}"))"
-    fi
+    names="$(bootstrap_names "${node}")" || die "--enable ${node}: $(bootstrap_file "${node}") is not usable (see above); nothing enabled"
+    log "$(bootstrap_file "${node}"): ${names}"
   done
   for node in "${ENABLE[@]}"; do
     log "systemctl enable --now greetwatch-node@${node}"
@@ -242,13 +303,15 @@ EOF
 else
   cat <<EOF
 Next steps:
-  1. Copy the store file (the same file as on the hub):
-       sudo install -o root -g ${SVC_USER} -m 0640 store.yaml ${CONF_FILE}
-  2. Check it:
-       sudo npm --prefix ${APP_DIR} run validate-config -- ${CONF_FILE}
+  1. On the hub, make the node's bootstrap file (its login; the store file gets the hash),
+     then reload the hub so it knows the login:
+       greetwatch config node-bootstrap store.yaml <node>
+       sudo systemctl reload <hub unit>        # or: kill -HUP <hub pid>
+  2. Copy <node>.bootstrap.yaml to this Pi and install it:
+       sudo install -o root -g ${SVC_USER} -m 0640 <node>.bootstrap.yaml ${CONF_DIR}/<node>.bootstrap.yaml
   3. Set the pull resistors in /boot/firmware/config.txt (edge/deploy/WIRING.md), then reboot.
-  4. Start this Pi's node, and start it at every boot:
-       sudo systemctl enable --now greetwatch-node@<node>
+  4. Check the file, start this Pi's node, and start it at every boot:
+       sudo $0 --enable <node>
   5. Watch it:
        systemctl status greetwatch-node@<node>
        journalctl -u greetwatch-node@<node> -f

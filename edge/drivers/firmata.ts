@@ -15,11 +15,11 @@ import type { Bit, DigitalInput, DistanceInput, DistanceSpec, DriverFault, Indic
 // ---- what this driver uses of firmata-io and johnny-five (neither ships types) and serialport ----
 
 /**
- * A listener of an untyped emitter. `any` because each event passes its own arguments (a pin
- * level, an Error, j5 data) and Node's EventEmitter types its listeners this way, so real
- * emitters fit; every call site declares the arguments it expects.
+ * A listener of an untyped emitter. Each event passes its own arguments (a pin level, an
+ * Error, j5 data), so the methods taking one are generic in them and every call site declares
+ * the arguments it expects; Node's EventEmitter (listeners `(...args: any[])`) still fits.
  */
-type Listener = (...args: any[]) => void;
+type Listener<Args extends unknown[]> = (...args: Args) => void;
 
 export interface FirmataPinInfo {
   readonly supportedModes: readonly number[];
@@ -29,7 +29,7 @@ export interface FirmataPinInfo {
 export interface FirmataTransport {
   readonly path?: string;
   readonly isOpen?: boolean;
-  on?(event: string, listener: Listener): unknown;
+  on?<Args extends unknown[]>(event: string, listener: Listener<Args>): unknown;
   drain?(cb: (err?: Error | null) => void): unknown;
   close?(cb?: (err?: Error | null) => void): unknown;
 }
@@ -49,13 +49,13 @@ export interface FirmataIo {
   pinMode(pin: number, mode: number): void;
   digitalRead(pin: number, cb: (value: number) => void): void;
   digitalWrite(pin: number, value: number): void;
-  on(event: string, listener: Listener): unknown;
-  removeListener(event: string, listener: Listener): unknown;
+  on<Args extends unknown[]>(event: string, listener: Listener<Args>): unknown;
+  removeListener<Args extends unknown[]>(event: string, listener: Listener<Args>): unknown;
   emit(event: string, ...args: unknown[]): boolean;
 }
 
 interface J5Emitter {
-  on(event: string, listener: Listener): unknown;
+  on<Args extends unknown[]>(event: string, listener: Listener<Args>): unknown;
   removeAllListeners(): unknown;
 }
 
@@ -522,7 +522,7 @@ export function firmataDriver(node: NodeConfig, opts: FirmataDriverOptions = {})
     log?.warn({ detail }, 'firmata board lost; reconnecting');
     for (const part of parts) part.detach();
     // the port must be closed before it can be opened again
-    void dispose(s.io, s.board, false); // never rejects
+    void dispose(s.io, s.board, false); // never rejects: dispose() catches and logs its own failures
     raise({ sensor: 'board', kind: 'disconnected', detail });
     nextDelay = backoff.minMs;
     attempts = 0;
@@ -535,7 +535,7 @@ export function firmataDriver(node: NodeConfig, opts: FirmataDriverOptions = {})
     nextDelay = Math.min(nextDelay * 2, backoff.maxMs);
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
-      void attempt(); // attempt() handles its own failures
+      void attempt(); // never rejects: attempt() catches a failure, logs it and schedules the next try
     }, delay);
   };
 
@@ -719,7 +719,7 @@ export function firmataDriver(node: NodeConfig, opts: FirmataDriverOptions = {})
       opening ??= connectSession().then(
         (s) => {
           if (closed) {
-            void dispose(s.io, s.board, false); // never rejects
+            void dispose(s.io, s.board, false); // never rejects: dispose() catches and logs its own failures
             throw boardError('the driver was closed while opening', s.io);
           }
           opened = true;

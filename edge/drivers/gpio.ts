@@ -155,26 +155,22 @@ export function gpioDriver(node: NodeConfig, opts: GpioDriverOptions = {}): IoDr
   return {
     kind: 'gpio',
 
-    open() {
-      if (closed) return Promise.reject(driverOpenError(node.id, 'driver gpio', 'the gpio driver is closed'));
-      if (Gpio && chip) return Promise.resolve();
-      try {
-        const G = opts.Gpio ?? loadOnoff(node.id);
-        if (!G.accessible) {
-          throw new EdgeError(
-            EdgeErrorCodes.DRIVER_UNSUPPORTED,
-            `node ${node.id}: driver gpio: this machine has no GPIO (sysfs ${sysfsRoot} is absent or ${sysfsRoot}/export is not writable); ` +
-              'on a Raspberry Pi add the user to the gpio group, elsewhere use driver: sim',
-          );
-        }
-        const found = findPinBaseFor(node, sysfsRoot);
-        Gpio = G;
-        chip = found;
-        log?.info({ chip: found.chip, label: found.label, base: found.base, ngpio: found.ngpio }, 'gpio header chip found');
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err);
+    // async: whatever the checks below throw becomes the rejection, as the IoDriver contract wants
+    async open() {
+      if (closed) throw driverOpenError(node.id, 'driver gpio', 'the gpio driver is closed');
+      if (Gpio && chip) return;
+      const G = opts.Gpio ?? loadOnoff(node.id);
+      if (!G.accessible) {
+        throw new EdgeError(
+          EdgeErrorCodes.DRIVER_UNSUPPORTED,
+          `node ${node.id}: driver gpio: this machine has no GPIO (sysfs ${sysfsRoot} is absent or ${sysfsRoot}/export is not writable); ` +
+            'on a Raspberry Pi add the user to the gpio group, elsewhere use driver: sim',
+        );
       }
+      const found = findPinBaseFor(node, sysfsRoot);
+      Gpio = G;
+      chip = found;
+      log?.info({ chip: found.chip, label: found.label, base: found.base, ngpio: found.ngpio }, 'gpio header chip found');
     },
 
     input(spec: InputSpec): DigitalInput {

@@ -2,7 +2,7 @@ import type { GwEvent } from '../../contract/index.ts';
 import { parseSource } from '../../contract/index.ts';
 import type { OpeningHours, Rules } from '../../firmware-config/schema.ts';
 import { ClockSync } from './clock-sync.ts';
-import { VisitMachine, type ClosedVisit, type MachineInput, type MachineInputBody, type Party } from './machine.ts';
+import { VisitMachine, type ClosedVisit, type MachineInputBody, type Party } from './machine.ts';
 import { openingHoursCheck } from './opening-hours.ts';
 import { TimeZone } from './tz.ts';
 
@@ -173,7 +173,7 @@ export class GreetEngine {
       // later than reorderS: the committed view has moved past it. Applied now, at
       // its own time, rather than dropped (nothing seen is lost); counted per node.
       counters.tooLate++;
-      this.#committed.apply({ ...input, t: b.t } as MachineInput);
+      this.#committed.apply({ ...input, t: b.t });
       this.#collect();
       return 'accepted';
     }
@@ -214,7 +214,7 @@ export class GreetEngine {
   /** The provisional view at hub time `nowMs`: committed state plus buffered events. */
   live(nowMs = this.#hubNow): LiveView {
     const m = this.#committed.clone();
-    for (const b of this.#pending) m.apply({ ...b.input, t: b.t } as MachineInput);
+    for (const b of this.#pending) m.apply({ ...b.input, t: b.t });
     m.advanceTo(nowMs);
     const provisional: ClosedVisit[] = [];
     const provisionalOrphans: OrphanGreet[] = [];
@@ -253,7 +253,7 @@ export class GreetEngine {
     let n = 0;
     for (const b of this.#pending) {
       if (!(b.t < frontier)) break;
-      this.#committed.apply({ ...b.input, t: b.t } as MachineInput);
+      this.#committed.apply({ ...b.input, t: b.t });
       n++;
     }
     if (n > 0) this.#pending.splice(0, n);

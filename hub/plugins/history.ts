@@ -13,7 +13,7 @@ export function historyPlugin(): HubPlugin {
     scheduled = false;
     const b = batch;
     batch = [];
-    if (b.length && ctx) void ctx.store.write(b);
+    if (b.length && ctx) void ctx.store.write(b); // never rejects (VisitStore): the store retries, counts, logs
   };
   return {
     name: 'history',

@@ -50,9 +50,11 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         const code = err instanceof GwError ? err.code : undefined;
         const status = (code && STATUS[code]) ?? err.statusCode ?? 500;
         if (status >= 500) req.log.error({ err }, 'request failed');
+        // a reply is a thenable, not a promise: send() has done the work, nothing rejects unawaited
         void reply.status(status).send({ error: code ?? 'GW_ERR_INTERNAL', message: err.message });
       });
       f.setNotFoundHandler((req, reply) => {
+        // as above: the reply is a thenable, nothing rejects unawaited
         void reply.status(404).send({ error: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` });
       });
 

@@ -101,7 +101,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       for (const v of start.visits) recentFinal.set(v.party, v);
       orphanTimes.push(...start.orphans);
       if (start.events) log.info({ events: start.events, visits: start.visits.length }, 'recovered state from recorded traces');
-      // re-stored (idempotent per party) in one batch, not re-published: subscribers had them
+      // re-stored (idempotent per party) in one batch, not re-published: subscribers had them;
+      // not awaited, and it never rejects (VisitStore contract: the store retries, counts, logs)
       if (start.visits.length) void ctx.store.write(start.visits);
 
       /** live: final visits go on the bus (history, MQTT), each party once */

@@ -22,7 +22,7 @@ export type PirConfig = Extract<Sensor, { kind: 'pir' }>;
 export type ProximityConfig = Extract<Sensor, { kind: 'proximity' }>;
 
 // Defaults come from the schema (firmware-config/schema.ts), never restated here.
-const withDefaults = <T extends TSchema>(schema: T, value: object): Static<T> => Value.Default(schema, structuredClone(value)) as Static<T>;
+const withDefaults = <T extends TSchema>(schema: T, value: object): Static<T> => Value.Default(schema, structuredClone(value));
 
 export function beamCfg(over: Partial<BeamPairConfig> = {}): BeamPairConfig {
   return withDefaults(BeamPairSensor, { id: 'front-beam', kind: 'beam-pair', outerPin: 17, innerPin: 27, ...over });

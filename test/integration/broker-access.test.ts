@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import pino from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topics, type LiveSnapshot } from '../../contract/index.ts';
+import { topics } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
@@ -54,7 +54,7 @@ const suback = async (c: mqtt.MqttClient, subs: Record<string, { qos: 0 | 1 }>):
     return granted;
   }
 };
-const live = () => hub.ctx.runtime.live!.snapshot() as LiveSnapshot;
+const live = () => hub.ctx.runtime.live!.snapshot();
 const accepted = (node: string) => live().nodes.find((n) => n.node === node)?.events ?? 0;
 
 beforeAll(async () => {

@@ -27,8 +27,8 @@ describe('npm start', () => {
     });
     child = p;
     let out = '';
-    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
     let url = '';
     await waitFor(() => {
       if (p.exitCode !== null) throw new Error(`demo exited: ${out}`);

@@ -111,7 +111,7 @@ describe('an edge node on the gpio driver', () => {
     await hub.endAsync();
 
     const status = broker.seen.filter((p) => p.topic === topics.status('s1', 'door-1')).map((p) => JSON.parse(p.payload) as Record<string, unknown>);
-    expect(status[0]).toMatchObject({ state: 'online', bootid: agent.bootid, outbox: expect.any(Number), dropped: 0, uptimeS: expect.any(Number) });
+    expect(status[0]).toMatchObject({ state: 'online', bootid: agent.bootid, outbox: expect.any(Number) as unknown, dropped: 0, uptimeS: expect.any(Number) as unknown });
 
     await agent.stop();
     expect(fake.exported()).toEqual([]);

@@ -36,7 +36,7 @@ async function startHubProcess(): Promise<void> {
   const p = spawn(process.execPath, [bin, 'hub', '--config', cfgFile], { env: { ...process.env, LOG_LEVEL: 'warn', INFLUX_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   hub = p;
   let err = '';
-  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await waitFor(async () => {
     if (p.exitCode !== null) throw new Error(`hub exited ${p.exitCode}: ${err}`);
     try {

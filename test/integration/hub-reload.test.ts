@@ -56,7 +56,7 @@ beforeAll(async () => {
   fs.writeFileSync(file, storeYaml());
   const cfg = loadConfig(file);
   hub = await startHub({ config: cfg, configFile: file, dataDir: path.join(dir, 'hub'), log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 50 });
-  door = createEdgeAgent({ store: 'rl', node: nodeEffectiveConfig(cfg, 'door').node as (typeof cfg.nodes)[number], mqttUrl: hub.mqttUrl, dataDir: path.join(dir, 'edge', 'door'), login: { username: 'door', password: password('door') }, log: pino({ level: 'silent' }) });
+  door = createEdgeAgent({ store: 'rl', node: nodeEffectiveConfig(cfg, 'door').node, mqttUrl: hub.mqttUrl, dataDir: path.join(dir, 'edge', 'door'), login: { username: 'door', password: password('door') }, log: pino({ level: 'silent' }) });
   await door.start();
   await waitFor(() => door.stats().mqtt?.connected === true, 'door connected');
 });
@@ -135,8 +135,8 @@ describe('the hub command', () => {
     children.push(c);
     let out = '';
     let err = '';
-    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
     return { c, out: () => out, err: () => err, exited };
   };

@@ -129,7 +129,7 @@ describe('influxVisitStore against a real influxd', () => {
 
   it('drops an unwritable visit with GW_ERR_STORE_IO and keeps the rest flowing', async () => {
     const before = store.stats().dropped;
-    const bad = { ...missed, store: 'inv', party: 'bad', size: 0 } as Visit;
+    const bad: Visit = { ...missed, store: 'inv', party: 'bad', size: 0 };
     const good: Visit = { ...missed, store: 'inv', party: 'good' };
     await expect(store.write([bad, good])).resolves.toBeUndefined();
     expect(store.stats().dropped).toBe(before + 1);

@@ -7,7 +7,8 @@ import type { Node, Pin } from '../../firmware-config/schema.ts';
 
 // The deployment files stay in step with each other: every example config loads, the
 // reference kits' pins in WIRING.md are exactly those of reference-kits.yaml, the systemd
-// unit has what the install guide promises, and the installer parses.
+// unit runs the node from its bootstrap file as the install guide says, and the installer
+// parses.
 
 const ROOT = join(import.meta.dirname, '../..');
 const EXAMPLES = join(ROOT, 'firmware-config/examples');
@@ -16,6 +17,7 @@ const DEPLOY = join(ROOT, 'edge/deploy');
 const WIRING = join(DEPLOY, 'WIRING.md');
 const UNIT = join(DEPLOY, 'greetwatch-node@.service');
 const INSTALL = join(DEPLOY, 'install-pi.sh');
+const GUIDE = join(DEPLOY, 'README.md');
 
 describe('example configs', () => {
   const files = readdirSync(EXAMPLES)
@@ -214,12 +216,13 @@ describe('systemd unit', () => {
     expect(groups).toContain('dialout');
   });
 
-  it('runs `greetwatch node` for the instance', () => {
+  it('runs `greetwatch node` from the instance\'s bootstrap file, not the store file', () => {
     const [exec, ...more] = values('ExecStart');
     expect(more).toEqual([]);
-    expect(exec).toContain('bin/greetwatch.mjs node');
-    expect(exec).toContain('--node %i');
-    expect(exec).toContain('--config /etc/greetwatch/store.yaml');
+    expect(exec).toContain('bin/greetwatch.mjs node --bootstrap /etc/greetwatch/%i.bootstrap.yaml');
+    expect(exec).toContain('--data-dir /var/lib/greetwatch');
+    expect(exec).not.toContain('--config');
+    expect(exec).not.toContain('--node');
   });
 
   it('stops with SIGTERM and a timeout, and keeps devices visible', () => {
@@ -227,6 +230,26 @@ describe('systemd unit', () => {
     expect(values('TimeoutStopSec')).toHaveLength(1);
     expect(values('PrivateDevices')).toEqual([]);
     expect(values('ProtectKernelTunables')).toEqual([]);
+  });
+});
+
+describe('edge/deploy/README.md', () => {
+  const guide = readFileSync(GUIDE, 'utf8');
+
+  it('quotes the unit\'s command exactly', () => {
+    const exec = readFileSync(UNIT, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.startsWith('ExecStart='))!
+      .slice('ExecStart='.length);
+    expect(guide).toContain(exec);
+  });
+
+  it('makes node logins on the hub with `config node-bootstrap`, and checks the store file there', () => {
+    expect(guide).toContain('config node-bootstrap');
+    expect(guide).toContain('config check');
+    expect(guide).toContain('/etc/greetwatch/door-1.bootstrap.yaml');
+    expect(guide).toContain('ExecReload=/bin/kill -HUP $MAINPID');
   });
 });
 
@@ -242,5 +265,6 @@ describe('install-pi.sh', () => {
     const r = spawnSync('bash', [INSTALL, '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('--enable <node>');
+    expect(r.stdout).toContain('/etc/greetwatch/<node>.bootstrap.yaml');
   });
 });

@@ -65,7 +65,7 @@ describe('edge agent', () => {
     const a = createEdgeAgent({ store: 's1', node, mqttUrl: 'mqtt://127.0.0.1:1', outbox: memoryOutbox(), log: silent });
     await expect(a.start()).rejects.toMatchObject({
       code: EdgeErrorCodes.DRIVER_UNSUPPORTED,
-      message: expect.stringMatching(/door-9[\s\S]*driver: sim/),
+      message: expect.stringMatching(/door-9[\s\S]*driver: sim/) as unknown,
     });
     expect(a.stats().state).toBe('stopped');
     await a.stop();

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { SerialPortMock } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { firmataDriver, pickArduinoPort, serialConnect, type FirmataDriverOptions } from '../../edge/drivers/firmata.ts';
 import { EdgeErrorCodes } from '../../edge/errors.ts';
@@ -525,19 +526,35 @@ function unoHandshake(): Buffer {
   ]);
 }
 
+/**
+ * The part of serialport's mock binding these tests drive (@serialport/binding-mock's
+ * dist/index.d.ts). Its package.json "exports" has no "types" entry, so under moduleResolution
+ * Bundler TypeScript cannot find those types and SerialPortMock.binding, and a port's .port,
+ * come out unresolved.
+ */
+interface MockBinding {
+  reset(): void;
+  createPort(path: string, opt?: { readyData?: Buffer; vendorId?: string; productId?: string }): void;
+}
+interface MockPortBinding {
+  emitData(data: Buffer): void;
+}
+const bindingOf = (mock: typeof SerialPortMock) => mock.binding as MockBinding;
+
 describe('default connect: serialport v13 (mock binding) + firmata-io + johnny-five', () => {
   afterEach(async () => {
     const { SerialPortMock } = await import('serialport');
-    SerialPortMock.binding.reset();
+    bindingOf(SerialPortMock).reset();
   });
 
   it('finds the Arduino port, completes the Firmata handshake, reads a door pin and closes the port', async () => {
     // loaded here, not at the top: the first test checks that nothing loaded serial bindings yet
     const { SerialPortMock } = await import('serialport');
-    SerialPortMock.binding.createPort('/dev/ttyS0');
-    SerialPortMock.binding.createPort('/dev/ttyACM3', { vendorId: '2341', productId: '0043', readyData: unoHandshake() });
+    bindingOf(SerialPortMock).createPort('/dev/ttyS0');
+    bindingOf(SerialPortMock).createPort('/dev/ttyACM3', { vendorId: '2341', productId: '0043', readyData: unoHandshake() });
     const auto = nodeCfg({ id: 'door-1', driver: 'firmata', board: 'uno' });
     let port: InstanceType<typeof SerialPortMock> | undefined;
+    const emitData = (data: Buffer) => (port?.port as MockPortBinding | undefined)?.emitData(data);
     const drv = firmataDriver(auto, {
       connect: async () => {
         const io = await serialConnect(auto, { SerialPort: SerialPortMock });
@@ -551,9 +568,9 @@ describe('default connect: serialport v13 (mock binding) + firmata-io + johnny-f
     const door = drv.input(spec({ key: 'front-door', device: 'front-door', role: 'door', pin: 2 }));
     const seen = recordBits();
     door.watch(seen.cb);
-    port?.port?.emitData(Buffer.from([0x90, 0b0000_0100, 0x00])); // DIGITAL_MESSAGE port 0: pin 2 high
+    emitData(Buffer.from([0x90, 0b0000_0100, 0x00])); // DIGITAL_MESSAGE port 0: pin 2 high
     await vi.waitFor(() => expect(seen.seen).toEqual([1]));
-    port?.port?.emitData(Buffer.from([0x90, 0x00, 0x00]));
+    emitData(Buffer.from([0x90, 0x00, 0x00]));
     await vi.waitFor(() => expect(seen.seen).toEqual([1, 0]));
     // StandardFirmata has no PING_READ: firmata-io refuses the HC-SR04, the driver names the pin
     expect(() => drv.distance({ key: 'step-sonar', device: 'step-sonar', model: 'hcsr04', pin: 8 })).toThrow(
@@ -565,7 +582,7 @@ describe('default connect: serialport v13 (mock binding) + firmata-io + johnny-f
 
   it('a port another program holds fails open() with the dialout hint', async () => {
     const { SerialPortMock } = await import('serialport');
-    SerialPortMock.binding.createPort(PORT);
+    bindingOf(SerialPortMock).createPort(PORT);
     const holder = new SerialPortMock({ path: PORT, baudRate: 57_600 });
     await new Promise<void>((resolve) => holder.on('open', () => resolve()));
     const drv = firmataDriver(node, { connect: () => serialConnect(node, { SerialPort: SerialPortMock }), readyTimeoutMs: 5_000 });

@@ -36,7 +36,7 @@ describe('input health: chatter', () => {
     // the first 20 changes passed, then it was muted: nothing more reached the signal logic
     expect(seen.length).toBe(20);
     expect(rec.events.map((e) => [e.type, e.data.kind, e.atMs - T0])).toEqual([['greetwatch.fault.v1', 'chatter', 21]]);
-    expect(rec.events[0]!.data).toMatchObject({ sensor: 'front-beam', detail: expect.stringContaining('beam-outer pin 17') });
+    expect(rec.events[0]!.data).toMatchObject({ sensor: 'front-beam', detail: expect.stringContaining('beam-outer pin 17') as unknown });
 
     // it stops on 1 (say, the beam is broken by a stuck object); calm for 5 s
     raw.set(1);
@@ -133,6 +133,6 @@ describe('input health: stuck', () => {
     }
     const f = rec.events.filter((e) => e.type === 'greetwatch.fault.v1');
     expect(f).toHaveLength(1);
-    expect(f[0]!.data).toMatchObject({ sensor: 'front-beam', kind: 'stuck', detail: expect.stringMatching(/^beam-inner pin 27 idle for \d+ s while the other beam changed 5 times$/) });
+    expect(f[0]!.data).toMatchObject({ sensor: 'front-beam', kind: 'stuck', detail: expect.stringMatching(/^beam-inner pin 27 idle for \d+ s while the other beam changed 5 times$/) as unknown });
   });
 });

@@ -28,8 +28,8 @@ function makeEvents(n: number, who: { store: string; node: string } = ID): GwEve
 }
 const ids = (o: Outbox) => [...o.pending()].map((e) => e.id);
 const journal = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-const outboxIo = (...parts: string[]) =>
-  expect.objectContaining({ code: EdgeErrorCodes.OUTBOX_IO, message: expect.stringMatching(new RegExp(parts.map(escape).join('.*'))) });
+const outboxIo = (...parts: string[]): unknown =>
+  expect.objectContaining({ code: EdgeErrorCodes.OUTBOX_IO, message: expect.stringMatching(new RegExp(parts.map(escape).join('.*'))) as unknown });
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
@@ -265,7 +265,7 @@ describe('outbox', () => {
       fs.writeFileSync(path.join(dir, 'node.json'), '{"store":"s1"}');
       expect(() => open(dir)).toThrow(outboxIo('node.json', 'does not name a node'));
       expect(() => fileOutbox(crashCopy(dir), { store: 'S 1', node: 'door-1' })).toThrow(
-        expect.objectContaining({ code: EdgeErrorCodes.USAGE, message: expect.stringContaining('not a valid store/node') }),
+        expect.objectContaining({ code: EdgeErrorCodes.USAGE, message: expect.stringContaining('not a valid store/node') as unknown }),
       );
     });
 

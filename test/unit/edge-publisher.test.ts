@@ -127,8 +127,8 @@ describe('edge publisher against a real broker', () => {
     clients.push(sub.client);
     await waitFor(() => sub.msgs.length === 1, 'retained online status');
     expect(broker.dropClient(`gw-${STORE}-${NODE.id}`)).toBe(true); // TCP cut, no DISCONNECT
-    await waitFor(() => sub.msgs.some((m) => JSON.parse(m.payload).state === 'offline'), 'Last Will delivered');
-    const will = broker.seen.find((p) => p.topic === topics.status(STORE, NODE.id) && JSON.parse(p.payload).state === 'offline')!;
+    await waitFor(() => sub.msgs.some((m) => (JSON.parse(m.payload) as { state: string }).state === 'offline'), 'Last Will delivered');
+    const will = broker.seen.find((p) => p.topic === topics.status(STORE, NODE.id) && (JSON.parse(p.payload) as { state: string }).state === 'offline')!;
     expect(will).toMatchObject({ qos: 1, retain: true, payload: '{"state":"offline"}' });
     const states = () => sub.msgs.map((m) => (JSON.parse(m.payload) as { state: string }).state);
     await waitFor(() => states().lastIndexOf('online') > states().indexOf('offline'), 'online again after reconnect');
@@ -243,7 +243,7 @@ describe('edge publisher against a real broker', () => {
       await hub.publishAsync(topics.config(STORE, 'raw-1'), 'nope', { qos: 1 });
       await waitFor(() => configs.length === 2, 'two config messages');
       expect(configs[0]).toEqual({ ok: true, value: { cfghash: 'abcdef012345' } });
-      expect(configs[1]).toMatchObject({ ok: false, reason: expect.stringMatching(/^not JSON/) });
+      expect(configs[1]).toMatchObject({ ok: false, reason: expect.stringMatching(/^not JSON/) as unknown });
       expect(p.stats()).toMatchObject({ hubCfghash: 'abcdef012345', configMatches: true });
     } finally {
       await p.stop();
@@ -280,7 +280,7 @@ describe('edge publisher against a real broker', () => {
     press(a, 2);
     await waitFor(() => eventsSeen().length === 2, 'events delivered');
     await a.stop();
-    const status = broker.seen.filter((p) => p.topic === topics.status(STORE, NODE.id)).map((p) => JSON.parse(p.payload).state);
+    const status = broker.seen.filter((p) => p.topic === topics.status(STORE, NODE.id)).map((p) => (JSON.parse(p.payload) as { state: string }).state);
     expect(status.at(-1)).toBe('offline');
     expect(a.stats()).toMatchObject({ state: 'stopped', pending: 0 });
     press(a, 3); // inputs are closed: nothing happens

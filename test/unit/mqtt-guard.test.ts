@@ -70,7 +70,7 @@ describe('mqtt guard', () => {
     const fourth = await dial(port);
     await closed(fourth);
     expect(guard.stats().refused).toEqual({ 'too-many-from-address': 1 });
-    first[0]!.destroy();
+    first[0].destroy();
     await waitFor(() => guard.stats().open === 2, 'one freed');
     const again = await dial(port);
     await waitFor(() => guard.stats().open === 3, 'a new one let in');
