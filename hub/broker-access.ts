@@ -17,7 +17,8 @@ import type { StoreConfig } from '../firmware-config/schema.ts';
 //   without that node's login is refused before aedes would hand it the session, so it
 //   cannot kick the node off.
 
-export type Principal = { kind: 'node'; node: string } | { kind: 'reader'; user: string };
+/** who a connection logged in as, with the hash it was checked against (a reload may change it) */
+export type Principal = { kind: 'node'; node: string; hash: string } | { kind: 'reader'; user: string; hash: string };
 
 export type RefusalReason = 'no-credentials' | 'bad-credentials' | 'client-id-taken';
 
@@ -26,6 +27,8 @@ export interface BrokerAccess {
   /** null when allowed, else why not */
   publishRefusal(client: Client, packet: PublishPacket): string | null;
   subscribeAllowed(client: Client, sub: Subscription): boolean;
+  /** whether a client's login still stands in `cfg` (after a reload); false for one never logged in */
+  stillValid(client: Client, cfg: StoreConfig): boolean;
   /** forgets a client (on disconnect) */
   forget(client: Client): void;
 }
@@ -59,7 +62,7 @@ export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; ve
       if (node?.mqtt) {
         if (owner && owner.id !== node.id) return 'client-id-taken';
         if (!(await check(username, pw, node.mqtt.passwordHash))) return 'bad-credentials';
-        const p: Principal = { kind: 'node', node: node.id };
+        const p: Principal = { kind: 'node', node: node.id, hash: node.mqtt.passwordHash };
         principals.set(client, p);
         return p;
       }
@@ -67,7 +70,7 @@ export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; ve
       if (user) {
         if (owner) return 'client-id-taken';
         if (!(await check(username, pw, user.passwordHash))) return 'bad-credentials';
-        const p: Principal = { kind: 'reader', user: user.id };
+        const p: Principal = { kind: 'reader', user: user.id, hash: user.passwordHash };
         principals.set(client, p);
         return p;
       }
@@ -90,6 +93,13 @@ export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; ve
       const store = opts.config().store.id;
       if (p.kind === 'node') return sub.topic === topics.config(store, p.node) || sub.topic === topics.cmd(store, p.node);
       return sub.topic === topics.visits(store) || sub.topic === `greetwatch/v1/${store}/alerts`;
+    },
+
+    stillValid(client, cfg) {
+      const p = principals.get(client);
+      if (!p) return false;
+      if (p.kind === 'node') return cfg.nodes.some((n) => n.id === p.node && n.mqtt?.passwordHash === p.hash);
+      return cfg.users.some((u) => u.id === p.user && u.passwordHash === p.hash);
     },
 
     forget(client) {

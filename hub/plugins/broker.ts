@@ -28,6 +28,7 @@ export interface BrokerOptions {
 export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
   let broker: Aedes | undefined;
   let server: net.Server | undefined;
+  let offConfig: (() => void) | undefined;
   return {
     name: 'broker',
     async start(ctx: HubContext) {
@@ -76,7 +77,21 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
         logRefusal(`subscribe:${client?.id ?? ''}`, { client: client?.id, topic: sub.topic }, 'subscription refused');
         callback(null, null); // SUBACK 0x80 for this topic; the connection stays
       };
-      b.on('clientDisconnect', (client) => access.forget(client));
+      const connected = new Set<Client>();
+      b.on('client', (client) => connected.add(client));
+      b.on('clientDisconnect', (client) => {
+        connected.delete(client);
+        access.forget(client);
+      });
+      // a login taken out of the store file (a stolen node, a user who left) or given a new
+      // password ends that connection at the reload, not at the next reconnect
+      offConfig = ctx.bus.on('config:changed', ({ config }) => {
+        for (const client of [...connected]) {
+          if (access.stillValid(client, config)) continue;
+          log.warn({ client: client.id, address: remoteAddress(client) }, 'login no longer in the store file: connection closed');
+          client.close();
+        }
+      });
       b.on('clientError', (client, err) => log.warn({ client: client.id, err: err.message }, 'client error'));
       const guard = mqttGuard(opts.guard, (reason, address) => {
         ctx.metrics.refuseConnect(reason);
@@ -104,6 +119,7 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
       log.info({ port: ctx.runtime.mqttPort }, 'MQTT broker listening');
     },
     async stop() {
+      offConfig?.();
       const srv = server;
       const b = broker;
       server = undefined;

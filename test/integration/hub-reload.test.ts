@@ -128,6 +128,29 @@ describe('reloading the store file', () => {
   });
 });
 
+describe('logins after a reload', () => {
+  it("a node whose login was taken out of the store file is cut off at the reload and cannot come back", async () => {
+    fs.writeFileSync(file, storeYaml({ warnAtS: 10, extraNode: true, tokens: true }));
+    expect((await reload(TOKEN)).status).toBe(200);
+    const counter = await mqtt.connectAsync(hub.mqttUrl, { username: 'counter', password: password('counter'), clientId: 'gw-rl-counter', reconnectPeriod: 0 });
+    const closed = new Promise<void>((r) => counter.once('close', () => r()));
+    // a stolen counter node: its login goes
+    fs.writeFileSync(file, storeYaml({ warnAtS: 10, extraNode: true, tokens: true }).replace(`    mqtt: { passwordHash: '${hashes.counter}' }\n`, ''));
+    expect((await reload(TOKEN)).status).toBe(200);
+    await closed;
+    const again = await mqtt.connectAsync(hub.mqttUrl, { username: 'counter', password: password('counter'), reconnectPeriod: 0 }).then(
+      async (c) => {
+        await c.endAsync();
+        return 'connected';
+      },
+      (err: Error) => err.message,
+    );
+    expect(again).toMatch(/Bad username or password/);
+    // the door node, whose login stayed, was not touched
+    expect(door.stats().mqtt?.connected).toBe(true);
+  });
+});
+
 describe('the hub command', () => {
   const bin = path.join(root, 'bin/greetwatch.mjs');
   const run = (args: string[]) => {
