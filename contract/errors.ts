@@ -47,6 +47,8 @@ export const ErrorCodes = {
   CONFIG_STORE_IO: 'GW_ERR_CONFIG_STORE_IO',
   /** an event's time is more than rules.maxSkewS from the hub's clock (CONTRACT.md "Event envelope") */
   EVENT_TIME: 'GW_ERR_EVENT_TIME',
+  /** the hub could not make an event durable in its trace (disk full, I/O error); it was not acknowledged */
+  TRACE_IO: 'GW_ERR_TRACE_IO',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

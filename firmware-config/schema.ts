@@ -238,6 +238,12 @@ export const User = Type.Object(
 );
 export type User = Static<typeof User>;
 
+/** A server certificate and its private key (PEM files), relative to the store file's folder. */
+const TlsFiles = {
+  cert: Type.String({ minLength: 1, description: "PEM certificate (chain) file, relative to the store file's folder" }),
+  key: Type.String({ minLength: 1, description: "PEM private key file (unencrypted, keep it mode 0600), relative to the store file's folder" }),
+};
+
 export const Hub = Type.Object(
   {
     mqtt: Type.Object(
@@ -248,11 +254,29 @@ export const Hub = Type.Object(
         /** how nodes reach the broker, e.g. mqtt://192.168.1.10:1883 (node-bootstrap files carry it);
          *  default mqtt://{host}:{port} */
         url: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
+        /** the broker also listens with TLS (mqtts://) on tls.port; `greetwatch certs hub` makes the files */
+        tls: Type.Optional(
+          Type.Object(
+            {
+              port: Type.Integer({ minimum: 0, maximum: 65535, default: 8883 }),
+              ...TlsFiles,
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        /** whether the plain listener on `port` stays open [true]; false once every node uses mqtts:// (needs tls).
+         *  No schema default: a store file without it loads exactly as before */
+        plain: Type.Optional(Type.Boolean({ description: 'keep the plain MQTT listener on hub.mqtt.port [true]; false needs hub.mqtt.tls' })),
       },
       { additionalProperties: false, default: {} },
     ),
     http: Type.Object(
-      { host: Type.String({ default: '127.0.0.1' }), port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }) },
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        /** HTTPS instead of HTTP on `port` */
+        tls: Type.Optional(Type.Object({ ...TlsFiles }, { additionalProperties: false })),
+      },
       { additionalProperties: false, default: {} },
     ),
     influx: Type.Object(
@@ -267,6 +291,8 @@ export const Hub = Type.Object(
     ),
     /** traces, managed influxd data; relative to the config file's folder */
     dataDir: Type.String({ default: '.data' }),
+    /** recorded traces older than this are deleted (0 = keep them all); replays and recovery read them */
+    traceDays: Type.Integer({ minimum: 0, default: 90 }),
     /** bearer tokens machine clients send; empty = API open (demo) */
     tokens: Type.Array(Type.String({ minLength: 16 }), { default: [] }),
   },

@@ -104,7 +104,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     bus: new Bus(),
     clock: opts.clock ?? systemClock,
     store,
-    recorder: opts.recorder ?? fileTraceRecorder(path.join(dataDir, 'traces'), config.store.id),
+    recorder: opts.recorder ?? fileTraceRecorder(path.join(dataDir, 'traces'), config.store.id, { keepDays: config.hub.traceDays }),
     metrics: new Metrics(),
     runtime: {},
   };
@@ -126,7 +126,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
         log.error({ err, plugin: p.name }, 'plugin failed to stop');
       }
     }
-    ctx.recorder.close();
+    await ctx.recorder.close();
     await ctx.store.close();
   };
   try {

@@ -19,6 +19,11 @@ export class Metrics {
   refusePublish(): void {
     this.refusedPublishes++;
   }
+  /** events whose trace write failed: not acknowledged, so their nodes send them again */
+  traceFailures = 0;
+  traceFailed(): void {
+    this.traceFailures++;
+  }
   rejectedFor(node: string): Record<string, number> {
     return Object.fromEntries(this.rejected.get(node) ?? []);
   }

@@ -1,58 +1,169 @@
 import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { GwEvent } from '../contract/index.ts';
 
-// CONTRACT.md "Replay": the hub records every accepted event, as on the wire, with
-// the extension attribute `recvtime`, one JSON object a line, one file a UTC day.
-// The line is written (write(2), synchronously) before the broker acknowledges the
-// publish, so an acknowledged event survives a kill -9 of the hub; fsync runs every
-// second to cover a power cut too.
+// CONTRACT.md "Replay": the hub records every accepted event, as on the wire, with the
+// extension attribute `recvtime`, one JSON object a line, one file a UTC day. An event is
+// durable before the broker acknowledges it (README "Reliability"): its line is written and
+// fdatasync'ed, and only then is `done` called, which lets the PUBACK go. The writes and the
+// fdatasync run on libuv's thread pool, not on the event loop that serves MQTT, and they are
+// grouped: every event that arrives while a write is in flight goes into the next one, so
+// one fdatasync covers them all and acknowledgements stay within a few ms at store rates.
+// A failed write calls `done` with the error: no PUBACK, the node keeps the event and sends
+// it again. A new day's file is followed by an fsync of the folder, so the file itself
+// survives a power cut; files older than `keepDays` are removed when a new day begins.
 
 export interface TraceRecorder {
-  record(ev: GwEvent, recvMs: number): void;
+  /** appends the event; `done` runs once it is durable, or with the error that kept it from being so */
+  record(ev: GwEvent, recvMs: number, done: (err?: Error) => void): void;
   /** trace files of this store, oldest first */
   files(): string[];
-  close(): void;
+  stats(): TraceStats;
+  /** writes what is queued, then closes */
+  close(): Promise<void>;
 }
 
-export function fileTraceRecorder(dir: string, store: string, opts: { fsyncMs?: number } = {}): TraceRecorder {
-  fs.mkdirSync(dir, { recursive: true });
+export interface TraceStats {
+  /** events made durable */
+  written: number;
+  /** group commits (one fdatasync each) */
+  commits: number;
+  /** events whose write failed (not acknowledged; the node sends them again) */
+  failed: number;
+  lastError: string | null;
+  /** events waiting for the next commit */
+  queued: number;
+}
+
+export interface TraceOptions {
+  /** trace files older than this many days are deleted when a new day's file opens (0 = keep all) */
+  keepDays?: number;
+  now?: () => number;
+}
+
+interface Pending {
+  day: string;
+  line: string;
+  done: (err?: Error) => void;
+}
+
+const fsyncDir = (dir: string): void => {
   let fd: number | null = null;
-  let day = '';
-  let dirty = false;
-  const open = (d: string) => {
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // some filesystems refuse fsync on a folder; the file's own fdatasync still holds
+  } finally {
     if (fd !== null) fs.closeSync(fd);
-    day = d;
-    fd = fs.openSync(path.join(dir, `${store}-${d}.jsonl`), 'a');
-  };
-  const timer = setInterval(() => {
-    if (dirty && fd !== null) {
-      fs.fsyncSync(fd);
-      dirty = false;
+  }
+};
+
+export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions = {}): TraceRecorder {
+  fs.mkdirSync(dir, { recursive: true });
+  const now = opts.now ?? Date.now;
+  let queue: Pending[] = [];
+  let flushing: Promise<void> | null = null;
+  let handle: FileHandle | null = null;
+  let day = '';
+  let closed = false;
+  const stats = { written: 0, commits: 0, failed: 0, lastError: null as string | null };
+  const fileOf = (d: string) => path.join(dir, `${store}-${d}.jsonl`);
+
+  const files = (): string[] =>
+    fs
+      .readdirSync(dir)
+      .filter((f) => f.startsWith(`${store}-`) && f.endsWith('.jsonl'))
+      .sort()
+      .map((f) => path.join(dir, f));
+
+  const prune = (): void => {
+    const keep = opts.keepDays ?? 0;
+    if (keep <= 0) return;
+    const cutoff = new Date(now() - keep * 86_400_000).toISOString().slice(0, 10);
+    for (const f of files()) {
+      const d = /(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(f)?.[1];
+      if (d && d < cutoff) fs.rmSync(f, { force: true });
     }
-  }, opts.fsyncMs ?? 1000);
-  timer.unref();
+  };
+
+  const openDay = async (d: string): Promise<FileHandle> => {
+    if (handle && day === d) return handle;
+    const old = handle;
+    handle = null;
+    await old?.close();
+    const existed = fs.existsSync(fileOf(d));
+    const h = await fs.promises.open(fileOf(d), 'a');
+    if (!existed) {
+      fsyncDir(dir);
+      prune();
+    }
+    handle = h;
+    day = d;
+    return h;
+  };
+
+  const commit = async (batch: Pending[]): Promise<void> => {
+    // a batch may straddle midnight (UTC): one write per day, in order
+    let i = 0;
+    while (i < batch.length) {
+      const d = batch[i]!.day;
+      let j = i;
+      let text = '';
+      while (j < batch.length && batch[j]!.day === d) text += batch[j++]!.line;
+      const h = await openDay(d);
+      await h.write(text);
+      await h.datasync();
+      i = j;
+    }
+  };
+
+  const flush = (): Promise<void> => {
+    const batch = queue;
+    queue = [];
+    const run = commit(batch).then(
+      () => {
+        stats.commits++;
+        stats.written += batch.length;
+        for (const p of batch) p.done();
+      },
+      async (err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        stats.failed += batch.length;
+        stats.lastError = e.message;
+        // a broken handle (disk gone, file removed) is reopened for the next batch
+        const h = handle;
+        handle = null;
+        day = '';
+        await h?.close().catch(() => undefined);
+        for (const p of batch) p.done(e);
+      },
+    );
+    flushing = run.then(() => {
+      flushing = null;
+      if (queue.length) return flush();
+    });
+    return flushing;
+  };
+
   return {
-    record(ev, recvMs) {
-      const d = new Date(recvMs).toISOString().slice(0, 10);
-      if (d !== day || fd === null) open(d);
-      fs.writeSync(fd!, JSON.stringify({ ...ev, recvtime: new Date(recvMs).toISOString() }) + '\n');
-      dirty = true;
+    record(ev, recvMs, done) {
+      if (closed) return done(new Error('trace recorder is closed'));
+      const recvtime = new Date(recvMs).toISOString();
+      queue.push({ day: recvtime.slice(0, 10), line: JSON.stringify({ ...ev, recvtime }) + '\n', done });
+      // the first event of a batch starts the write; later ones wait for it and go in the next
+      if (!flushing) void flush(); // never rejects: failures are handed to each event's `done`
     },
-    files() {
-      return fs
-        .readdirSync(dir)
-        .filter((f) => f.startsWith(`${store}-`) && f.endsWith('.jsonl'))
-        .sort()
-        .map((f) => path.join(dir, f));
-    },
-    close() {
-      clearInterval(timer);
-      if (fd !== null) {
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        fd = null;
-      }
+    files,
+    stats: () => ({ ...stats, queued: queue.length }),
+    async close() {
+      closed = true;
+      while (flushing) await flushing;
+      if (queue.length) await flush();
+      const h = handle;
+      handle = null;
+      await h?.close();
     },
   };
 }

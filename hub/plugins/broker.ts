@@ -1,13 +1,15 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type tls from 'node:tls';
 import { Aedes } from 'aedes';
 import type { Client, PublishPacket } from 'aedes';
 import { brokerAccess } from '../broker-access.ts';
 import { mqttGuard, type GuardOptions } from '../mqtt-guard.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { rateLimitedLog } from '../rate-limited-log.ts';
+import { mqttTlsServer } from '../tls.ts';
 
-// The embedded MQTT broker (aedes) on a TCP listener. Other plugins see incoming
+// The embedded MQTT broker (aedes) on a TCP listener, and a TLS one with hub.mqtt.tls. Other plugins see incoming
 // publishes through `gate`, which runs before aedes acknowledges a QoS 1 publish:
 // what the gate records is durable before the node hears PUBACK.
 
@@ -16,19 +18,40 @@ const remoteAddress = (client: Client): string | undefined => {
   return conn?.remoteAddress;
 };
 
-export type PublishGate = (client: Client | null, packet: PublishPacket) => void;
+export type PublishGate = (client: Client | null, packet: PublishPacket, done: (err?: Error) => void) => void;
 
 export interface BrokerOptions {
   /** connection and packet limits (defaults in hub/mqtt-guard.ts) */
   guard?: Partial<GuardOptions>;
-  /** called for every incoming publish before it is acknowledged; must not throw */
+  /** called for every incoming publish; it is acknowledged when the gate calls `done` */
   gate?: PublishGate;
 }
+
+const listen = (srv: net.Server, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, host, () => {
+      srv.off('error', reject);
+      resolve((srv.address() as AddressInfo).port);
+    });
+  });
 
 export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
   let broker: Aedes | undefined;
   let server: net.Server | undefined;
+  let tlsServer: tls.Server | undefined;
   let offConfig: (() => void) | undefined;
+  const stop = async () => {
+    offConfig?.();
+    const servers = [server, tlsServer];
+    const b = broker;
+    server = undefined;
+    tlsServer = undefined;
+    broker = undefined;
+    if (b) await new Promise<void>((resolve) => b.close(() => resolve()));
+    // a listener that never listened (its port taken) has nothing to close
+    await Promise.all(servers.map((srv) => srv?.listening && new Promise<void>((resolve) => srv.close(() => resolve()))));
+  };
   return {
     name: 'broker',
     async start(ctx: HubContext) {
@@ -64,13 +87,17 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
           logRefusal(`publish:${client?.id ?? ''}`, { client: client?.id, topic: packet.topic, address: client ? remoteAddress(client) : undefined }, `publish refused: ${refused}`);
           return callback(new Error(refused));
         }
+        const gate = opts.gate;
+        if (!gate) return callback(null);
         try {
-          opts.gate?.(client, packet);
+          // the PUBACK goes only once the gate says so (an accepted event is durable by then);
+          // an error means no PUBACK, and on MQTT 3.1.1 the connection closes: the node sends again
+          gate(client, packet, (err) => callback(err ?? null));
         } catch (err) {
           // a bug in a gate must not drop the node's connection: log it and go on
           log.error({ err, topic: packet.topic }, 'publish gate failed');
+          callback(null);
         }
-        callback(null);
       };
       b.authorizeSubscribe = (client, sub, callback) => {
         if (client && access.subscribeAllowed(client, sub)) return callback(null, sub);
@@ -97,35 +124,35 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
         ctx.metrics.refuseConnect(reason);
         logRefusal(`guard:${reason}:${address ?? ''}`, { reason, address }, 'connection dropped by the guard');
       });
-      server = net.createServer((socket) => {
+      const accept = (socket: net.Socket) => {
         const stream = guard.accept(socket);
         if (stream) b.handle(stream);
-      });
-      const srv = server;
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(ctx.config.hub.mqtt.port, ctx.config.hub.mqtt.host, () => {
-          srv.off('error', reject);
-          resolve();
-        });
-      });
-      ctx.runtime.mqttPort = (srv.address() as AddressInfo).port;
+      };
+      const mq = ctx.config.hub.mqtt;
+      try {
+        // the TLS files are read before anything listens; the guard stands in front of both listeners
+        tlsServer = mqttTlsServer(mq, accept, (err, address) => {
+          ctx.metrics.refuseConnect('tls-handshake');
+          logRefusal(`tls:${address ?? ''}`, { address, err: err.message }, 'TLS handshake failed');
+        }, log);
+        if (mq.plain !== false) {
+          server = net.createServer(accept);
+          ctx.runtime.mqttPort = await listen(server, mq.port, mq.host);
+        }
+        if (tlsServer && mq.tls) ctx.runtime.mqttTlsPort = await listen(tlsServer, mq.tls.port, mq.host);
+      } catch (err) {
+        // the hub stops only plugins that started: release what this one opened
+        await stop();
+        throw err;
+      }
       ctx.runtime.publish = (topic, payload, o) =>
         new Promise<void>((resolve, reject) => {
           b.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: o.qos, retain: o.retain, dup: false }, (err) =>
             err ? reject(err) : resolve(),
           );
         });
-      log.info({ port: ctx.runtime.mqttPort }, 'MQTT broker listening');
+      log.info({ port: ctx.runtime.mqttPort ?? null, tlsPort: ctx.runtime.mqttTlsPort ?? null }, 'MQTT broker listening');
     },
-    async stop() {
-      offConfig?.();
-      const srv = server;
-      const b = broker;
-      server = undefined;
-      broker = undefined;
-      if (b) await new Promise<void>((resolve) => b.close(() => resolve()));
-      if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
-    },
+    stop,
   };
 }

@@ -2,25 +2,31 @@ import type { Client, PublishPacket } from 'aedes';
 import { decodeEvent, decodeStatus, ErrorCodes, parseTopic, type ErrorCode } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { timeCheck } from '../engine/replay.ts';
+import { rateLimitedLog } from '../rate-limited-log.ts';
 
 // Every publish from a node passes here before the broker acknowledges it
 // (CONTRACT.md: an event that does not match is rejected, counted per node and
-// reason, logged, and never affects other events). Accepted events are recorded
-// to the trace, then handed to the bus.
+// reason, logged, and never affects other events). Accepted events are made durable
+// in the trace, then handed to the bus, then acknowledged.
 
 /** an event is a few hundred bytes; anything this large is a fault or an attack */
 const MAX_PAYLOAD = 64 * 1024;
 
-export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, packet: PublishPacket) => void } {
+/** `done` runs when the publish may be acknowledged: at once for what is not kept, after the trace write for an accepted event */
+export type IngestGate = (client: Client | null, packet: PublishPacket, done: (err?: Error) => void) => void;
+
+export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
   let ctx: HubContext | undefined;
   let known = new Set<string>();
   let log: HubContext['log'] | undefined;
   let offConfig: (() => void) | undefined;
+  let logLimited: ReturnType<typeof rateLimitedLog> = () => undefined;
 
   const reject = (node: string | null, topic: string, code: ErrorCode, reason: string) => {
     if (!ctx) return;
     ctx.metrics.reject(node, code);
-    log?.warn({ node, topic, code }, reason);
+    // a node that keeps sending bad events would flood the log: one line per node and reason every 10 s
+    logLimited(`${node ?? ''}:${code}`, { node, topic, code }, reason);
     ctx.bus.emit('event:rejected', { node, topic, code, reason });
   };
 
@@ -29,6 +35,7 @@ export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, pack
     async start(c) {
       ctx = c;
       log = c.log.child({ name: 'hub:ingest' });
+      logLimited = rateLimitedLog(log, 10_000);
       known = new Set(c.config.nodes.map((n) => n.id));
       offConfig = c.bus.on('config:changed', ({ config }) => {
         known = new Set(config.nodes.map((n) => n.id));
@@ -38,34 +45,44 @@ export function ingestPlugin(): HubPlugin & { gate: (client: Client | null, pack
       offConfig?.();
       ctx = undefined;
     },
-    gate(_client, packet) {
+    gate(_client, packet, done) {
       const c = ctx;
-      if (!c) return;
+      if (!c) return done();
       const t = parseTopic(packet.topic);
-      if (!t || t.kind !== 'node') return; // not a node channel: other apps may share the broker
-      if (t.channel !== 'events' && t.channel !== 'status') return;
-      if (t.store !== c.config.store.id) {
-        return reject(t.node, packet.topic, ErrorCodes.UNKNOWN_STORE, `store ${t.store} is not served by this hub (${c.config.store.id})`);
-      }
-      if (known.size > 0 && !known.has(t.node)) {
-        return reject(t.node, packet.topic, ErrorCodes.UNKNOWN_NODE, `node ${t.node} is not in the store config`);
-      }
+      if (!t || t.kind !== 'node') return done(); // not a node channel: other apps may share the broker
+      if (t.channel !== 'events' && t.channel !== 'status') return done();
+      // a rejected event is acknowledged too: it will never become valid, and the node should not resend it
+      const refuse = (code: ErrorCode, reason: string) => {
+        reject(t.node, packet.topic, code, reason);
+        done();
+      };
+      if (t.store !== c.config.store.id) return refuse(ErrorCodes.UNKNOWN_STORE, `store ${t.store} is not served by this hub (${c.config.store.id})`);
+      if (known.size > 0 && !known.has(t.node)) return refuse(ErrorCodes.UNKNOWN_NODE, `node ${t.node} is not in the store config`);
       if (packet.payload.length > MAX_PAYLOAD) {
-        return reject(t.node, packet.topic, ErrorCodes.EVENT_ENVELOPE, `payload of ${packet.payload.length} bytes is over the ${MAX_PAYLOAD} byte limit`);
+        return refuse(ErrorCodes.EVENT_ENVELOPE, `payload of ${packet.payload.length} bytes is over the ${MAX_PAYLOAD} byte limit`);
       }
       const recvMs = c.clock.now();
       if (t.channel === 'status') {
         const s = decodeStatus(packet.payload);
-        if (!s.ok) return reject(t.node, packet.topic, s.code, s.reason);
+        if (!s.ok) return refuse(s.code, s.reason);
         c.bus.emit('node:status', { node: t.node, status: s.value, recvMs });
-        return;
+        return done();
       }
       const v = decodeEvent(packet.payload, { expect: { store: t.store, node: t.node } });
-      if (!v.ok) return reject(t.node, packet.topic, v.code, v.reason);
+      if (!v.ok) return refuse(v.code, v.reason);
       const skew = timeCheck(v.value, recvMs, c.config.rules.maxSkewS);
-      if (skew) return reject(t.node, packet.topic, skew.code, skew.reason);
-      c.recorder.record(v.value, recvMs);
-      c.bus.emit('event:accepted', { event: v.value, node: t.node, recvMs });
+      if (skew) return refuse(skew.code, skew.reason);
+      const event = v.value;
+      // durable first (README "Reliability"): the PUBACK waits for the trace, the engine sees the event after it
+      c.recorder.record(event, recvMs, (err) => {
+        if (err) {
+          c.metrics.traceFailed();
+          logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
+          return done(err);
+        }
+        if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
+        done();
+      });
     },
   };
 }

@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Value } from '@sinclair/typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GwEvent } from '../../contract/index.ts';
+import { createEdgeAgent, type EdgeAgent } from '../../edge/agent.ts';
+import { asSimInput } from '../../edge/drivers/sim.ts';
+import { memoryOutbox } from '../../edge/outbox.ts';
+import { StoreConfig } from '../../firmware-config/schema.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
+import { fileTraceRecorder, type TraceRecorder } from '../../hub/trace-recorder.ts';
+import { memoryVisitStore } from '../../hub/visit-store.ts';
+import { password, withLogins } from '../helpers/logins.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+// README "Reliability": the broker acknowledges an event only once the hub's trace holds it
+// durably; a trace write that fails sends no PUBACK, so the node keeps the event and sends it
+// again, and once the disk is back the hub has it exactly once. A real hub and broker, a real
+// edge agent over TCP; only the recorder is wrapped, to hold or fail writes on demand.
+
+let dir: string;
+let hub: Hub;
+let agent: EdgeAgent;
+let mode: 'pass' | 'fail' | 'hold' = 'pass';
+const held: Array<() => void> = [];
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-journal-'));
+  const cfg = await withLogins(
+    Value.Default(StoreConfig, {
+      store: { id: 'jr' },
+      nodes: [{ id: 'counter', buttons: [{ id: 'btn', debounceMs: 0, holdAction: 'none' }] }],
+      hub: { mqtt: { port: 0 }, http: { port: 0 } },
+    }) as StoreConfig,
+  );
+  const real = fileTraceRecorder(path.join(dir, 'traces'), 'jr');
+  const recorder: TraceRecorder = {
+    ...real,
+    record(ev, recvMs, done) {
+      if (mode === 'fail') return done(new Error('ENOSPC: no space left on device, write'));
+      if (mode === 'hold') return void held.push(() => real.record(ev, recvMs, done));
+      real.record(ev, recvMs, done);
+    },
+  };
+  hub = await startHub({ config: cfg, dataDir: dir, recorder, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 50 });
+  agent = createEdgeAgent({
+    store: 'jr',
+    node: cfg.nodes[0]!,
+    mqttUrl: hub.mqttUrl,
+    outbox: memoryOutbox(),
+    login: { username: 'counter', password: password('counter') },
+    mqtt: { reconnectPeriodMs: 100 },
+    log: pino({ level: 'silent' }),
+  });
+  await agent.start();
+  await waitFor(() => agent.stats().mqtt?.connected === true, 'connected');
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const press = () => {
+  const b = asSimInput(agent.inputs.get('btn'), 'counter');
+  b.set(1);
+  b.set(0);
+};
+const accepted = () => hub.ctx.runtime.live!.snapshot().nodes.find((n) => n.node === 'counter')?.events ?? 0;
+const traced = (): GwEvent[] =>
+  fs
+    .readdirSync(path.join(dir, 'traces'))
+    .flatMap((f) => fs.readFileSync(path.join(dir, 'traces', f), 'utf8').split('\n'))
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as GwEvent);
+
+describe('journal before acknowledgement', () => {
+  it('the PUBACK waits for the trace write', async () => {
+    mode = 'hold';
+    press();
+    await waitFor(() => held.length === 1, 'the write is pending');
+    // not durable yet: not acknowledged, so still in the node's outbox, and not in the engine
+    expect(agent.stats().pending).toBe(1);
+    expect(accepted()).toBe(0);
+    mode = 'pass';
+    held.shift()!();
+    await waitFor(() => agent.stats().pending === 0, 'acknowledged once written');
+    expect(accepted()).toBe(1);
+    expect(traced()).toHaveLength(1);
+  });
+
+  it('a failed trace write sends no PUBACK: the node keeps the event and it arrives once the disk is back', async () => {
+    mode = 'fail';
+    press();
+    await waitFor(() => hub.ctx.metrics.traceFailures >= 1, 'the failure counted');
+    expect(agent.stats().pending).toBe(1);
+    expect(accepted()).toBe(1);
+    mode = 'pass';
+    await waitFor(() => agent.stats().pending === 0, 're-sent and acknowledged after the disk is back', 20_000);
+    expect(accepted()).toBe(2);
+    const ids = traced().map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length); // in the trace once each
+    expect(ids).toHaveLength(2);
+  });
+});
+
+describe('trace files', () => {
+  it('one file a UTC day; files older than keepDays go when a new day begins', async () => {
+    const tdir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-trace-'));
+    let now = Date.parse('2026-11-01T12:00:00Z');
+    const r = fileTraceRecorder(tdir, 's1', { keepDays: 2, now: () => now });
+    const ev = { specversion: '1.0', id: 'x', source: '/stores/s1/nodes/n', type: 'greetwatch.door.v1', time: '2026-11-01T12:00:00.000Z', bootid: 'b', seq: 1, data: { sensor: 'd', state: 'open' } } as GwEvent;
+    const write = (ms: number) => new Promise<void>((resolve, reject) => r.record(ev, ms, (err) => (err ? reject(err) : resolve())));
+    for (const day of ['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04']) {
+      now = Date.parse(`${day}T12:00:00Z`);
+      await write(now);
+    }
+    expect(r.files().map((f) => path.basename(f))).toEqual(['s1-2026-11-02.jsonl', 's1-2026-11-03.jsonl', 's1-2026-11-04.jsonl']);
+    expect(r.stats()).toMatchObject({ written: 4, failed: 0, queued: 0 });
+    await r.close();
+    fs.rmSync(tdir, { recursive: true, force: true });
+  });
+
+  it('events that arrive while a write is in flight share the next fdatasync', async () => {
+    const tdir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-trace-'));
+    const r = fileTraceRecorder(tdir, 's1');
+    const ev = (i: number) => ({ specversion: '1.0', id: `e${i}`, source: '/stores/s1/nodes/n', type: 'greetwatch.door.v1', time: '2026-11-01T12:00:00.000Z', bootid: 'b', seq: i, data: { sensor: 'd', state: 'open' } }) as GwEvent;
+    const all = Array.from({ length: 200 }, (_, i) => new Promise<void>((resolve, reject) => r.record(ev(i + 1), Date.now(), (err) => (err ? reject(err) : resolve()))));
+    await Promise.all(all);
+    const s = r.stats();
+    expect(s.written).toBe(200);
+    expect(s.commits).toBe(2); // grouped: the first write alone, the 199 that came meanwhile in one more
+    const lines = fs.readFileSync(r.files()[0]!, 'utf8').trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as GwEvent).seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    await r.close();
+    fs.rmSync(tdir, { recursive: true, force: true });
+  });
+});
