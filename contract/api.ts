@@ -147,5 +147,7 @@ export const LiveSnapshot = Type.Object({
   today: Report,
   nodes: Type.Array(NodeHealth),
   history: Type.Object({ enabled: Type.Boolean(), detail: Type.String() }),
+  /** the hub's trace journal: events made durable, and writes that failed (those were not acknowledged) */
+  journal: Type.Optional(Type.Object({ written: Type.Integer(), failed: Type.Integer(), lastError: Type.Union([Type.String(), Type.Null()]) })),
 });
 export type LiveSnapshot = Static<typeof LiveSnapshot>;

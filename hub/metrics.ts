@@ -21,8 +21,10 @@ export class Metrics {
   }
   /** events whose trace write failed: not acknowledged, so their nodes send them again */
   traceFailures = 0;
-  traceFailed(): void {
+  lastTraceError: string | null = null;
+  traceFailed(err: Error): void {
     this.traceFailures++;
+    this.lastTraceError = err.message;
   }
   rejectedFor(node: string): Record<string, number> {
     return Object.fromEntries(this.rejected.get(node) ?? []);

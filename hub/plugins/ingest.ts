@@ -76,7 +76,7 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
       // durable first (README "Reliability"): the PUBACK waits for the trace, the engine sees the event after it
       c.recorder.record(event, recvMs, (err) => {
         if (err) {
-          c.metrics.traceFailed();
+          c.metrics.traceFailed(err);
           logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
           return done(err);
         }

@@ -237,6 +237,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           today,
           nodes: nodesHealth(),
           history: { enabled: ctx.store.persistent, detail: ctx.store.detail },
+          journal: { written: ctx.recorder.stats().written, failed: ctx.metrics.traceFailures, lastError: ctx.metrics.lastTraceError },
         };
       };
 

@@ -96,6 +96,9 @@ describe('journal before acknowledgement', () => {
     mode = 'fail';
     press();
     await waitFor(() => hub.ctx.metrics.traceFailures >= 1, 'the failure counted');
+    // shown in /live (the snapshot is rebuilt on the next tick)
+    await waitFor(() => (hub.ctx.runtime.live!.snapshot().journal?.failed ?? 0) >= 1, 'the failure shown in /live');
+    expect(hub.ctx.runtime.live!.snapshot().journal).toMatchObject({ written: 1, lastError: 'ENOSPC: no space left on device, write' });
     expect(agent.stats().pending).toBe(1);
     expect(accepted()).toBe(1);
     mode = 'pass';
