@@ -38,6 +38,8 @@ export interface HubOptions {
   tickMs?: number;
   /** SSE message interval */
   streamMs?: number;
+  /** bytes an SSE client may leave unread before it is dropped */
+  sseMaxBuffered?: number;
 }
 
 export interface Hub {
@@ -115,7 +117,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     historyPlugin(),
     brokerPlugin({ gate: ingest.gate }),
     nodeIoPlugin(),
-    httpPlugin({ ...(opts.streamMs !== undefined ? { streamMs: opts.streamMs } : {}) }),
+    httpPlugin({ ...(opts.streamMs !== undefined ? { streamMs: opts.streamMs } : {}), ...(opts.sseMaxBuffered !== undefined ? { sseMaxBuffered: opts.sseMaxBuffered } : {}) }),
   ];
   const started: HubPlugin[] = [];
   const stopAll = async () => {

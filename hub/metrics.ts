@@ -26,6 +26,11 @@ export class Metrics {
     this.traceFailures++;
     this.lastTraceError = err.message;
   }
+  /** SSE clients dropped because they stopped reading */
+  slowStreamsDropped = 0;
+  dropSlowStream(): void {
+    this.slowStreamsDropped++;
+  }
   rejectedFor(node: string): Record<string, number> {
     return Object.fromEntries(this.rejected.get(node) ?? []);
   }

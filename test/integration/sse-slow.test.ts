@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { Value } from '@sinclair/typebox/value';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreConfig } from '../../firmware-config/schema.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
+import { memoryVisitStore } from '../../hub/visit-store.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+// README "Security": a screen that stops reading its live stream is dropped once its unread
+// buffer passes a limit; the hub's memory does not grow with it, and readers that read go on.
+
+let hub: Hub;
+let dir: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-sse-'));
+  const cfg = Value.Default(StoreConfig, { store: { id: 'sse' }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+  hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), streamMs: 2, sseMaxBuffered: 64 * 1024 });
+});
+
+afterAll(async () => {
+  await hub?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('SSE clients that stop reading', () => {
+  it('are dropped once their unread buffer passes the limit; a client that reads keeps its stream', async () => {
+    const url = new URL(hub.httpUrl);
+    // a client that sends its request and then never reads a byte
+    const mute = net.connect(Number(url.port), url.hostname);
+    mute.on('error', () => undefined);
+    await new Promise<void>((r) => mute.once('connect', () => r()));
+    mute.write(`GET /api/stores/sse/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    mute.pause();
+    const closed = new Promise<void>((r) => mute.once('close', () => r()));
+
+    const reader = await fetch(`${hub.httpUrl}/api/stores/sse/stream`);
+    const body = reader.body!.getReader();
+    let got = 0;
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await body.read();
+        if (done) return;
+        got += value.length;
+      }
+    })();
+
+    await waitFor(() => hub.ctx.metrics.slowStreamsDropped === 1, 'the mute client dropped', 60_000);
+    mute.resume(); // let the socket see the close
+    await closed;
+    const before = got;
+    await waitFor(() => got > before + 10_000, 'the reading client still streams');
+    await body.cancel();
+    await reading.catch(() => undefined);
+    expect(hub.ctx.metrics.slowStreamsDropped).toBe(1);
+  }, 90_000);
+});
