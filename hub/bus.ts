@@ -1,20 +1,14 @@
 import { EventEmitter } from 'node:events';
-import type { GwEvent, NodeStatus, Visit, LiveSnapshot, IndicatorLevel, ErrorCode } from '../contract/index.ts';
+import type { GwEvent, NodeStatus, Visit, IndicatorLevel } from '../contract/index.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 
 // The hub's one typed event bus: plugins talk through it, never to each other.
 export interface BusEvents {
-  /** a valid, first-seen event, with the hub's receive time */
+  /** a valid event, durable in the trace, with the hub's receive time (the engine drops duplicates by (source, id)) */
   'event:accepted': { event: GwEvent; node: string; recvMs: number };
-  /** a duplicate (same source+id) that was dropped */
-  'event:duplicate': { event: GwEvent; node: string; recvMs: number };
-  /** a message that broke the contract; counted per node and reason */
-  'event:rejected': { node: string | null; topic: string; code: ErrorCode; reason: string };
   'node:status': { node: string; status: NodeStatus; recvMs: number };
   /** a visit whose outcome is final (after reorderS): published and stored */
   'visit:final': { visit: Visit };
-  /** the live projection changed (throttled) */
-  'live:snapshot': { snapshot: LiveSnapshot };
   /** a node's indicator should change */
   'indicator:set': { node: string; level: IndicatorLevel };
   /** a reloaded store file was accepted: ctx.config is already `config`; every plugin applies what concerns it */

@@ -18,11 +18,21 @@ export interface History {
   stop(): Promise<void>;
 }
 
+/**
+ * The history store when nothing is started for it: InfluxDB at `url` (the config's by
+ * default), else memory only. startHub uses it when no store is injected; setupHistory
+ * below adds INFLUX_URL and a managed influxd on top.
+ */
+export function configuredStore(cfg: StoreConfig, log: Logger, url = cfg.hub.influx.url): VisitStore {
+  if (url) return influxVisitStore({ url, database: cfg.hub.influx.database, log });
+  return memoryVisitStore('History is off: no InfluxDB configured (set hub.influx.url, or install influxd for a managed one)');
+}
+
 export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logger, env = process.env): Promise<History> {
   const database = cfg.hub.influx.database;
   const url = env.INFLUX_URL || cfg.hub.influx.url;
   if (url) {
-    const store = influxVisitStore({ url, database, log });
+    const store = configuredStore(cfg, log, url);
     return { store, managed: null, message: `History: InfluxDB at ${redactUrl(url)}, database ${database}`, stop: async () => {} };
   }
   const bin = cfg.hub.influx.managed ? findInfluxd() : null;

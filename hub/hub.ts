@@ -7,14 +7,15 @@ import type { HubContext, HubPlugin, ReloadResult } from './context.ts';
 import { ConfigError, formatIssue, loadConfig } from '../firmware-config/load.ts';
 import { Metrics } from './metrics.ts';
 import { brokerPlugin } from './plugins/broker.ts';
+import type { GuardOptions } from './mqtt-guard.ts';
 import { historyPlugin } from './plugins/history.ts';
 import { httpPlugin } from './plugins/http.ts';
 import { ingestPlugin } from './plugins/ingest.ts';
 import { liveEnginePlugin } from './plugins/live-engine.ts';
 import { nodeIoPlugin } from './plugins/node-io.ts';
 import { fileTraceRecorder, type TraceRecorder } from './trace-recorder.ts';
-import { memoryVisitStore, type VisitStore } from './visit-store.ts';
-import { influxVisitStore } from './influx-store.ts';
+import type { VisitStore } from './visit-store.ts';
+import { configuredStore } from './history-setup.ts';
 
 // Composes the hub from its plugins. Every dependency has a real default and can
 // be injected (brief: `opts.store ?? influxStore(...)`, as aedes does with persistence).
@@ -40,6 +41,8 @@ export interface HubOptions {
   streamMs?: number;
   /** bytes an SSE client may leave unread before it is dropped */
   sseMaxBuffered?: number;
+  /** MQTT connection and packet limits (defaults in hub/mqtt-guard.ts); the fuzzer raises them */
+  guard?: Partial<GuardOptions>;
 }
 
 export interface Hub {
@@ -62,15 +65,32 @@ const RESTART_ONLY: Array<[string, (c: StoreConfig) => unknown]> = [
   ['hub.influx', (c) => JSON.stringify(c.hub.influx)],
 ];
 
+/** Plugins in an order where each starts after what it `needs`; a missing or circular need is a bug, said plainly. */
+export function startOrder(plugins: readonly HubPlugin[]): HubPlugin[] {
+  const byName = new Map(plugins.map((p) => [p.name, p]));
+  const out: HubPlugin[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (p: HubPlugin, path: string[]): void => {
+    if (state.get(p.name) === 'done') return;
+    if (state.get(p.name) === 'visiting') throw new Error(`hub plugins need each other in a circle: ${[...path, p.name].join(' → ')}`);
+    state.set(p.name, 'visiting');
+    for (const n of p.needs ?? []) {
+      const dep = byName.get(n);
+      if (!dep) throw new Error(`hub plugin ${p.name} needs ${n}, which is not in the hub`);
+      visit(dep, [...path, p.name]);
+    }
+    state.set(p.name, 'done');
+    out.push(p);
+  };
+  for (const p of plugins) visit(p, []);
+  return out;
+}
+
 export async function startHub(opts: HubOptions): Promise<Hub> {
   const config = opts.config;
   const log = opts.log ?? pino({ name: 'hub', level: process.env.LOG_LEVEL ?? 'info' });
   const dataDir = opts.dataDir ?? path.resolve(opts.baseDir ?? process.cwd(), config.hub.dataDir);
-  const store =
-    opts.store ??
-    (config.hub.influx.url
-      ? influxVisitStore({ url: config.hub.influx.url, database: config.hub.influx.database, log })
-      : memoryVisitStore('History is off: no InfluxDB configured (set hub.influx.url, or install influxd for a managed one)'));
+  const store = opts.store ?? configuredStore(config, log);
   const reloadConfig = async (): Promise<ReloadResult> => {
     const rlog = log.child({ name: 'hub:config' });
     if (!opts.configFile) return { ok: false, errors: ['this hub was started without a store file: nothing to reload'], restartNeeded: [] };
@@ -115,11 +135,12 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     liveEnginePlugin({ ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}) }),
     ingest,
     historyPlugin(),
-    brokerPlugin({ gate: ingest.gate }),
+    brokerPlugin({ gate: ingest.gate, ...(opts.guard ? { guard: opts.guard } : {}) }),
     nodeIoPlugin(),
     httpPlugin({ ...(opts.streamMs !== undefined ? { streamMs: opts.streamMs } : {}), ...(opts.sseMaxBuffered !== undefined ? { sseMaxBuffered: opts.sseMaxBuffered } : {}) }),
   ];
   const started: HubPlugin[] = [];
+  const order = startOrder(plugins);
   const stopAll = async () => {
     for (const p of started.splice(0).reverse()) {
       try {
@@ -132,7 +153,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     await ctx.store.close();
   };
   try {
-    for (const p of plugins) {
+    for (const p of order) {
       await p.start(ctx);
       started.push(p);
     }

@@ -107,9 +107,6 @@ export class GreetEngine {
     this.#committed = new VisitMachine({ rules: opts.rules, isOpen: openingHoursCheck(opts.openingHours, this.tz) });
   }
 
-  get hubNow(): number {
-    return this.#hubNow;
-  }
   get bufferedCount(): number {
     return this.#pending.length;
   }
@@ -117,7 +114,11 @@ export class GreetEngine {
     return this.#committed;
   }
 
-  nodeCounters(node: string): NodeCounters {
+  /** a node's counters, read only: a node never heard from gets zeros and no entry */
+  nodeCounters(node: string): Readonly<NodeCounters> {
+    return this.#nodes.get(node) ?? { events: 0, duplicates: 0, tooLate: 0, lastRecv: null, boots: new Map() };
+  }
+  #countersFor(node: string): NodeCounters {
     let c = this.#nodes.get(node);
     if (!c) {
       c = { events: 0, duplicates: 0, tooLate: 0, lastRecv: null, boots: new Map() };
@@ -139,7 +140,7 @@ export class GreetEngine {
   ingest(ev: GwEvent, recvMs: number): IngestStatus {
     const node = parseSource(ev.source)?.node ?? ev.source;
     const nodeMs = Date.parse(ev.time);
-    const counters = this.nodeCounters(node);
+    const counters = this.#countersFor(node);
     // every copy is a clock sample: the minimum is the same whatever copy came first.
     // `senttime` (our extension) is when the node sent it: a crossing is sent when the
     // person has passed both beams, a flush long after; without it `time` stands in.

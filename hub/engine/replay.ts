@@ -34,15 +34,23 @@ export function engineFor(cfg: StoreConfig): GreetEngine {
   });
 }
 
-/** Checks that an event belongs to this store and, when the config lists nodes, to a known node. */
-export function storeCheck(cfg: StoreConfig): (source: string) => { code: ErrorCode; reason: string } | null {
+/** The one membership rule, live (ingest) and in replay: this store, and a node the config lists (any node when it lists none). */
+export function nodeCheck(cfg: StoreConfig): (store: string, node: string) => { code: ErrorCode; reason: string } | null {
   const known = new Set(cfg.nodes.map((n) => n.id));
+  return (store, node) => {
+    if (store !== cfg.store.id) return { code: ErrorCodes.UNKNOWN_STORE, reason: `store ${store} is not served here (${cfg.store.id})` };
+    if (known.size > 0 && !known.has(node)) return { code: ErrorCodes.UNKNOWN_NODE, reason: `node ${node} is not in the store config` };
+    return null;
+  };
+}
+
+/** Checks that an event's source names this store and, when the config lists nodes, a known node. */
+export function storeCheck(cfg: StoreConfig): (source: string) => { code: ErrorCode; reason: string } | null {
+  const member = nodeCheck(cfg);
   return (source) => {
     const src = parseSource(source);
     if (!src) return { code: ErrorCodes.EVENT_SOURCE, reason: `source: not /stores/{store}/nodes/{node}: ${source}` };
-    if (src.store !== cfg.store.id) return { code: ErrorCodes.UNKNOWN_STORE, reason: `store ${src.store} is not this store (${cfg.store.id})` };
-    if (known.size > 0 && !known.has(src.node)) return { code: ErrorCodes.UNKNOWN_NODE, reason: `node ${src.node} is not in the store config` };
-    return null;
+    return member(src.store, src.node);
   };
 }
 

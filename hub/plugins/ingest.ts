@@ -1,7 +1,7 @@
 import type { Client, PublishPacket } from 'aedes';
 import { decodeEvent, decodeStatus, ErrorCodes, parseTopic, type ErrorCode } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
-import { timeCheck } from '../engine/replay.ts';
+import { nodeCheck, timeCheck } from '../engine/replay.ts';
 import { rateLimitedLog } from '../rate-limited-log.ts';
 
 // Every publish from a node passes here before the broker acknowledges it
@@ -17,7 +17,7 @@ export type IngestGate = (client: Client | null, packet: PublishPacket, done: (e
 
 export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
   let ctx: HubContext | undefined;
-  let known = new Set<string>();
+  let member: ReturnType<typeof nodeCheck> = () => null;
   let log: HubContext['log'] | undefined;
   let offConfig: (() => void) | undefined;
   let logLimited: ReturnType<typeof rateLimitedLog> = () => undefined;
@@ -27,18 +27,18 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
     ctx.metrics.reject(node, code);
     // a node that keeps sending bad events would flood the log: one line per node and reason every 10 s
     logLimited(`${node ?? ''}:${code}`, { node, topic, code }, reason);
-    ctx.bus.emit('event:rejected', { node, topic, code, reason });
   };
 
   return {
     name: 'ingest',
+    needs: ['live-engine'], // accepted events must find the engine listening
     async start(c) {
       ctx = c;
       log = c.log.child({ name: 'hub:ingest' });
       logLimited = rateLimitedLog(log, 10_000);
-      known = new Set(c.config.nodes.map((n) => n.id));
+      member = nodeCheck(c.config);
       offConfig = c.bus.on('config:changed', ({ config }) => {
-        known = new Set(config.nodes.map((n) => n.id));
+        member = nodeCheck(config);
       });
     },
     async stop() {
@@ -56,8 +56,8 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
         reject(t.node, packet.topic, code, reason);
         done();
       };
-      if (t.store !== c.config.store.id) return refuse(ErrorCodes.UNKNOWN_STORE, `store ${t.store} is not served by this hub (${c.config.store.id})`);
-      if (known.size > 0 && !known.has(t.node)) return refuse(ErrorCodes.UNKNOWN_NODE, `node ${t.node} is not in the store config`);
+      const stranger = member(t.store, t.node);
+      if (stranger) return refuse(stranger.code, stranger.reason);
       if (packet.payload.length > MAX_PAYLOAD) {
         return refuse(ErrorCodes.EVENT_ENVELOPE, `payload of ${packet.payload.length} bytes is over the ${MAX_PAYLOAD} byte limit`);
       }

@@ -257,7 +257,6 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           level = next;
           for (const n of cfgNow().nodes) if (n.indicator) ctx.bus.emit('indicator:set', { node: n.id, level });
         }
-        ctx.bus.emit('live:snapshot', { snapshot });
       };
       tick();
       timer = setInterval(tick, opts.tickMs ?? 250);

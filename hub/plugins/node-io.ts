@@ -9,6 +9,7 @@ export function nodeIoPlugin(): HubPlugin {
   const offs: (() => void)[] = [];
   return {
     name: 'node-io',
+    needs: ['broker'], // publishes through ctx.runtime.publish
     async start(ctx: HubContext) {
       const log = ctx.log.child({ name: 'hub:node-io' });
       const store = ctx.config.store.id;

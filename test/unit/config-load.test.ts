@@ -108,6 +108,7 @@ describe('parseConfig: valid configs', () => {
       http: { host: '127.0.0.1', port: 8080 },
       influx: { database: 'greetwatch', managed: true },
       dataDir: '.data',
+      traceDays: 90,
       tokens: [],
     });
   });
