@@ -45,6 +45,8 @@ export interface EdgeAgentOptions {
   mqttUrl: string;
   /** the node's MQTT login (its bootstrap file's username and password) */
   login?: { username: string; password: string };
+  /** PEM CA that verifies the hub for mqtts:// (the bootstrap's `ca` file); default: the system's CAs */
+  ca?: Buffer;
   /** this node's folder: outbox journal, and config.json for a config from the hub (default .data/edge/{store}-{node}) */
   dataDir?: string;
   /** injected outbox (e.g. memoryOutbox() in tests); the agent does not close an injected one */
@@ -516,6 +518,7 @@ export function createEdgeAgent(opts: EdgeAgentOptions): EdgeAgent {
       node: nodeId,
       url: opts.mqttUrl,
       ...(opts.login ? { username: opts.login.username, password: opts.login.password } : {}),
+      ...(opts.ca ? { ca: opts.ca } : {}),
       outbox: out,
       indicator: indicatorProxy,
       clock,

@@ -3,11 +3,12 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino, type Logger } from 'pino';
+import { ErrorCodes, GwError } from '../contract/errors.ts';
 import { nodeEffectiveConfig } from '../firmware-config/hash.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { createEdgeAgent, type EdgeAgent } from './agent.ts';
-import { loadBootstrap } from '../firmware-config/bootstrap.ts';
+import { loadBootstrap, type NodeBootstrap } from '../firmware-config/bootstrap.ts';
 import { EdgeError, EdgeErrorCodes } from './errors.ts';
 import type { IoFactory } from './io.ts';
 
@@ -48,6 +49,17 @@ function packageVersion(): string {
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
   } catch {
     return '0.0.0';
+  }
+}
+
+/** the bootstrap's `ca` file (relative to the bootstrap file), read once at start: it verifies the hub for mqtts:// */
+function bootstrapCa(file: string, boot: NodeBootstrap): { ca?: Buffer } {
+  if (boot.ca === undefined) return {};
+  const caFile = path.resolve(path.dirname(file), boot.ca);
+  try {
+    return { ca: readFileSync(caFile) };
+  } catch (err) {
+    throw new GwError(ErrorCodes.CONFIG_INVALID, `${file}: ca: cannot read ${caFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); copy the hub's CA certificate there (greetwatch certs ca)`);
   }
 }
 
@@ -95,6 +107,7 @@ export async function runNodes<E extends NonNullable<ParseArgsConfig['options']>
         ...(opts.io ? { io: opts.io } : {}),
         mqttUrl: str('mqtt') ?? boot.mqttUrl,
         login: { username: boot.username, password: boot.password },
+        ...bootstrapCa(bootstrapFile, boot),
         dataDir: path.join(dataDir, boot.node),
         fw,
         log,
@@ -112,12 +125,13 @@ export async function runNodes<E extends NonNullable<ParseArgsConfig['options']>
       const eff = nodeEffectiveConfig(storeCfg, id); // throws GW_ERR_UNKNOWN_NODE for a node the config lacks
       // with --logins: the node's login from its bootstrap file there (the store file has only the hash)
       const loginsDir = str('logins');
-      const boot = loginsDir ? loadBootstrap(path.join(loginsDir, `${id}.bootstrap.yaml`)) : null;
+      const bootFile = loginsDir ? path.join(loginsDir, `${id}.bootstrap.yaml`) : null;
+      const boot = bootFile ? loadBootstrap(bootFile) : null;
       return createEdgeAgent({
         store: storeCfg.store.id,
         node: eff.node,
         ...(opts.io ? { io: opts.io } : {}),
-        ...(boot ? { login: { username: boot.username, password: boot.password } } : {}),
+        ...(boot && bootFile ? { login: { username: boot.username, password: boot.password }, ...bootstrapCa(bootFile, boot) } : {}),
         rules: eff.rules,
         mqttUrl,
         // one journal folder per node: two nodes never share or re-send each other's events

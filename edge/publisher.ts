@@ -36,6 +36,8 @@ export interface PublisherOptions {
   /** the node's MQTT login (its bootstrap file's username and password) */
   username?: string;
   password?: string;
+  /** PEM CA certificate(s) that verify the hub for mqtts:// (the bootstrap's `ca`); default: the system's CAs */
+  ca?: Buffer;
   /** every message on the node's config topic, parsed (the retained one on each connect, then each change) */
   onConfig?: (msg: ConfigMessage) => void;
   /** default gw-{store}-{node}: one session per node, a restarted node takes over its old one */
@@ -251,6 +253,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         will: { topic: statusTopic, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
         ...(opts.username !== undefined ? { username: opts.username } : {}),
         ...(opts.password !== undefined ? { password: opts.password } : {}),
+        ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
       });
       client = c;
       c.on('connect', () => onConnect(c));

@@ -15,6 +15,8 @@ export const NodeBootstrap = Type.Object(
     mqttUrl: Type.String({ pattern: '^mqtts?://[^\\s/]+', description: 'mqtt://host:port or mqtts://host:port of the hub broker' }),
     username: Type.String({ minLength: 1, maxLength: 64 }),
     password: Type.String({ minLength: 16 }),
+    /** the CA that signed the hub's certificate, for mqtts:// (greetwatch certs ca); default: the system's CAs */
+    ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signed the hub certificate, relative to this file' })),
   },
   { additionalProperties: false },
 );

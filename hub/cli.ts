@@ -6,11 +6,13 @@ import { GwError } from '../contract/index.ts';
 import { NODE_USAGE, runNodes } from '../edge/main.ts';
 import { configCommand } from '../firmware-config/commands.ts';
 import { loadConfig } from '../firmware-config/load.ts';
+import { certsCommand } from './certs.ts';
 import { replayTrace } from './engine/replay.ts';
 import { TimeZone } from './engine/tz.ts';
 import { setupHistory } from './history-setup.ts';
 import { parseTimeParam } from './http/params.ts';
 import { startHub } from './hub.ts';
+import { withTlsPaths } from './tls.ts';
 
 // `greetwatch <command>`: run a hub or an edge node, replay a trace (CONTRACT.md "Replay").
 // People read what it prints: a bad option, a missing file or a port in use ends the
@@ -27,6 +29,10 @@ const COMMANDS = {
   config: {
     summary: 'checks, prints and maintains store files: check, print, hash-password, node-bootstrap',
     usage: 'usage: greetwatch config <check|print|hash-password|node-bootstrap> … (greetwatch config --help)',
+  },
+  certs: {
+    summary: 'makes a local CA and TLS certificates with openssl: ca, hub, node (mqtts://, https://)',
+    usage: 'usage: greetwatch certs <ca|hub|node> … (greetwatch certs --help)',
   },
   replay: {
     summary: 'runs the engine over a recorded trace and prints the report JSON',
@@ -71,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = cmd as Command;
   // the config commands have help of their own, per subcommand
   if (command === 'config') return configCommand(rest, { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') });
+  if (command === 'certs') return certsCommand(rest, { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') });
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(COMMANDS[command].usage + '\n');
     return 0;
@@ -114,26 +121,37 @@ async function hub(args: string[]): Promise<number> {
   const { values } = parse('hub', args, { config: { type: 'string' } });
   if (!values.config) throw new UsageError('greetwatch hub: --config <store.yaml> is required (greetwatch hub --help)');
   const configFile = values.config;
-  // a bad file stops the hub here, before anything listens: it never half-starts
-  const cfg = loadConfig(configFile);
+  // a bad file stops the hub here, before anything listens: it never half-starts.
+  // TLS file paths are relative to the store file's folder, as hub.dataDir is (reloads too)
+  const load = (file: string) => withTlsPaths(loadConfig(file), path.dirname(file));
+  const cfg = load(configFile);
   const log = cliLogger('hub');
   const dataDir = path.resolve(path.dirname(configFile), cfg.hub.dataDir);
   const history = await setupHistory(cfg, dataDir, log);
   process.stdout.write(history.message + '\n');
   let h;
   try {
-    h = await startHub({ config: cfg, configFile, dataDir, log, store: history.store });
+    h = await startHub({ config: cfg, configFile, loadConfig: load, dataDir, log, store: history.store });
   } catch (err) {
     await history.stop();
     const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
-      const which = e.port === cfg.hub.mqtt.port ? 'hub.mqtt.port' : e.port === cfg.hub.http.port ? 'hub.http.port' : 'a port';
+      const which =
+        e.port === cfg.hub.mqtt.tls?.port ? 'hub.mqtt.tls.port' : e.port === cfg.hub.mqtt.port ? 'hub.mqtt.port' : e.port === cfg.hub.http.port ? 'hub.http.port' : 'a port';
       const why = e.code === 'EADDRINUSE' ? 'is already in use (another hub, or another program)' : 'needs privileges this user lacks (use a port above 1023)';
       throw new UsageError(`greetwatch hub: ${e.address ?? ''}:${e.port ?? '?'} (${which}) ${why}; change ${which} in ${configFile} or stop the other program`);
     }
     throw err;
   }
-  process.stdout.write(`greetwatch hub for ${cfg.store.id}: MQTT ${h.mqttUrl}, dashboard ${h.httpUrl}/\n`);
+  // from the ports in use: with TLS the plain listener may be off and the dashboard is https://
+  const rt = h.ctx.runtime;
+  const shown = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+  const mqttUrls = [
+    ...(rt.mqttPort !== undefined ? [`mqtt://${shown(cfg.hub.mqtt.host)}:${rt.mqttPort}`] : []),
+    ...(rt.mqttTlsPort !== undefined ? [`mqtts://${shown(cfg.hub.mqtt.host)}:${rt.mqttTlsPort}`] : []),
+  ];
+  const dashboard = `${cfg.hub.http.tls ? 'https' : 'http'}://${shown(cfg.hub.http.host)}:${rt.httpPort ?? cfg.hub.http.port}/`;
+  process.stdout.write(`greetwatch hub for ${cfg.store.id}: MQTT ${mqttUrls.join(' and ')}, dashboard ${dashboard}\n`);
   const onHup = () => {
     h.reload().catch((err: unknown) => log.error({ err: (err as Error).message }, 'reload failed'));
   };

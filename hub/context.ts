@@ -33,7 +33,10 @@ export interface ReloadResult {
 }
 
 export interface HubRuntime {
+  /** the plain MQTT listener's port (unset with hub.mqtt.plain: false) */
   mqttPort?: number;
+  /** the TLS (mqtts://) listener's port, with hub.mqtt.tls */
+  mqttTlsPort?: number;
   httpPort?: number;
   /** publish on the embedded broker (set by the broker plugin) */
   publish?: (topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
@@ -43,6 +46,8 @@ export interface HubRuntime {
 
 export interface HubPlugin {
   readonly name: string;
+  /** plugins that must have started first (what this one reads from ctx.runtime, or listens after) */
+  readonly needs?: readonly string[];
   start(ctx: HubContext): Promise<void>;
   stop(): Promise<void>;
 }

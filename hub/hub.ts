@@ -59,6 +59,9 @@ const RESTART_ONLY: Array<[string, (c: StoreConfig) => unknown]> = [
   ['store.id', (c) => c.store.id],
   ['hub.mqtt.host', (c) => c.hub.mqtt.host],
   ['hub.mqtt.port', (c) => c.hub.mqtt.port],
+  ['hub.mqtt.tls', (c) => JSON.stringify(c.hub.mqtt.tls ?? null)],
+  ['hub.mqtt.plain', (c) => c.hub.mqtt.plain ?? true],
+  ['hub.http.tls', (c) => JSON.stringify(c.hub.http.tls ?? null)],
   ['hub.http.host', (c) => c.hub.http.host],
   ['hub.http.port', (c) => c.hub.http.port],
   ['hub.dataDir', (c) => c.hub.dataDir],
@@ -164,8 +167,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const host = (h: string) => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h);
   return {
     ctx,
-    mqttUrl: `mqtt://${host(config.hub.mqtt.host)}:${ctx.runtime.mqttPort}`,
-    httpUrl: `http://${host(config.hub.http.host)}:${ctx.runtime.httpPort}`,
+    // the plain listener when there is one, else the TLS one
+    mqttUrl: ctx.runtime.mqttPort !== undefined ? `mqtt://${host(config.hub.mqtt.host)}:${ctx.runtime.mqttPort}` : `mqtts://${host(config.hub.mqtt.host)}:${ctx.runtime.mqttTlsPort}`,
+    httpUrl: `${config.hub.http.tls ? 'https' : 'http'}://${host(config.hub.http.host)}:${ctx.runtime.httpPort}`,
     reload: reloadConfig,
     stop: stopAll,
   };

@@ -47,8 +47,16 @@ async function demoLogins(cfg: StoreConfig): Promise<Map<string, string>> {
     passwords.set(node.id, pw);
     node.mqtt = { passwordHash: await hashPassword(pw) };
   }
+  // and a read-only viewer, so people can watch `visits` with any MQTT client
+  if (!cfg.users.some((u) => u.id === DEMO_VIEWER)) {
+    const pw = generatePassword();
+    passwords.set(DEMO_VIEWER, pw);
+    cfg.users.push({ id: DEMO_VIEWER, role: 'manager', passwordHash: await hashPassword(pw) });
+  }
   return passwords;
 }
+
+const DEMO_VIEWER = 'viewer';
 
 async function main(): Promise<void> {
   const cfg = loadConfig(configFile);
@@ -87,7 +95,8 @@ greetwatch demo store "${cfg.store.name ?? cfg.store.id}" is running.
   Floor dashboard : ${hub.httpUrl}/
   Live API        : ${hub.httpUrl}/api/stores/${cfg.store.id}/live
   Report API      : ${hub.httpUrl}/api/stores/${cfg.store.id}/report?from=<ISO>&to=<ISO>
-  MQTT broker     : ${hub.mqttUrl}  (topics greetwatch/v1/${cfg.store.id}/#)
+  MQTT broker     : ${hub.mqttUrl}  (every client logs in; nodes have their own logins)
+  Watch visits    : mosquitto_sub -h ${new URL(hub.mqttUrl).hostname} -p ${new URL(hub.mqttUrl).port} -u ${DEMO_VIEWER} -P '${passwords.get(DEMO_VIEWER) ?? '<viewer password>'}' -t greetwatch/v1/${cfg.store.id}/visits
   Traces          : ${path.join(dataDir, 'traces')}
 Simulated shoppers arrive about ${process.env.DEMO_ARRIVALS_PER_HOUR ?? 90} an hour; staff greet most within 30 s, some late, some never.
 Press Ctrl-C to stop.`);

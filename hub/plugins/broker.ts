@@ -50,10 +50,12 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
     broker = undefined;
     if (b) await new Promise<void>((resolve) => b.close(() => resolve()));
     // a listener that never listened (its port taken) has nothing to close
-    await Promise.all(servers.map((srv) => srv?.listening && new Promise<void>((resolve) => srv.close(() => resolve()))));
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => (srv?.listening ? srv.close(() => resolve()) : resolve()))));
   };
   return {
     name: 'broker',
+    // connections open only once every consumer of what nodes send is listening on the bus
+    needs: ['ingest', 'live-engine', 'history'],
     async start(ctx: HubContext) {
       const log = ctx.log.child({ name: 'hub:broker' });
       const access = brokerAccess({ config: () => ctx.config, log });

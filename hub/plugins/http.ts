@@ -8,6 +8,7 @@ import * as esbuild from 'esbuild';
 import { ErrorCodes, GwError, type ErrorCode } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { parsePeriod } from '../http/params.ts';
+import { httpsOptions } from '../tls.ts';
 
 // The hub's HTTP side (CONTRACT.md "HTTP"): report and live API, the live stream
 // (SSE), and the dashboard. The dashboard's TypeScript is bundled once at start
@@ -22,9 +23,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.STORE_IO]: 503,
 };
 
+/** bytes an SSE client may leave unread before it is dropped (a few full snapshots) */
+const SSE_MAX_BUFFERED = 1024 * 1024;
+
 export interface HttpOptions {
   /** how often SSE clients get a snapshot */
   streamMs?: number;
+  /** bytes an SSE client may leave unread before it is dropped (default 1 MiB) */
+  sseMaxBuffered?: number;
 }
 
 export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
@@ -33,12 +39,15 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
   const streams = new Set<() => void>();
   return {
     name: 'http',
+    needs: ['live-engine'], // serves ctx.runtime.live
     async start(ctx: HubContext) {
       const cfg = ctx.config;
       const store = cfg.store.id;
       const logger: FastifyBaseLogger = ctx.log.child({ name: 'hub:http' });
+      // HTTPS instead of HTTP with hub.http.tls (its files are checked before anything listens)
+      const https = httpsOptions(cfg.hub.http, logger);
       // per-request lines would drown the log: the dashboard polls and streams
-      const f = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
+      const f = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), ...(https ? { https } : {}) });
       app = f;
       const live = () => {
         const l = ctx.runtime.live;
@@ -111,14 +120,27 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        const send = () => res.write(`event: live\ndata: ${JSON.stringify(live().snapshot())}\n\n`);
-        send();
-        const every = setInterval(send, opts.streamMs ?? 500);
+        const timer: { every?: NodeJS.Timeout } = {};
         const end = () => {
-          clearInterval(every);
+          clearInterval(timer.every);
           streams.delete(end);
           res.end();
         };
+        const send = () => {
+          // a screen that stops reading (a frozen tablet, a hostile client) is dropped once this
+          // much waits for it, instead of growing the hub's memory without bound
+          if (res.writableLength > (opts.sseMaxBuffered ?? SSE_MAX_BUFFERED)) {
+            ctx.metrics.dropSlowStream();
+            req.log.warn({ buffered: res.writableLength }, 'SSE client stopped reading: dropped');
+            clearInterval(timer.every);
+            streams.delete(end);
+            res.destroy(); // end() would wait for the client to read what is queued
+            return;
+          }
+          res.write(`event: live\ndata: ${JSON.stringify(live().snapshot())}\n\n`);
+        };
+        send();
+        timer.every = setInterval(send, opts.streamMs ?? 500);
         streams.add(end);
         req.raw.on('close', end);
       });
