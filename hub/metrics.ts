@@ -1,10 +1,15 @@
 import type { ErrorCode } from '../contract/index.ts';
 
+/** node ids kept apart in the reject counters; any further id counts under OTHER_NODES, so made-up ids cannot grow memory */
+export const MAX_COUNTED_NODES = 256;
+export const OTHER_NODES = '(other)';
+
 /** Counters of bad input, per node and reason (CONTRACT.md: rejected, counted per node and reason). */
 export class Metrics {
   readonly rejected = new Map<string, Map<string, number>>();
   reject(node: string | null, code: ErrorCode): void {
-    const key = node ?? '(unknown)';
+    let key = node ?? '(unknown)';
+    if (!this.rejected.has(key) && this.rejected.size >= MAX_COUNTED_NODES) key = OTHER_NODES;
     let m = this.rejected.get(key);
     if (!m) this.rejected.set(key, (m = new Map<string, number>()));
     m.set(code, (m.get(code) ?? 0) + 1);
