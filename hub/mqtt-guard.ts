@@ -127,11 +127,14 @@ export function mqttGuard(
           socket.resume();
         },
         write(chunk: Buffer, _enc, cb) {
-          socket.write(chunk, cb);
+          // what a client has not read waits in its socket, where it is measured; past the
+          // limit the client is dropped (so the broker's writes never wait for it)
+          socket.write(chunk);
           if (socket.writableLength > o.maxWriteBuffer) {
             refuse('slow-reader', address);
             socket.destroy();
           }
+          cb();
         },
         final(cb) {
           socket.end(cb);

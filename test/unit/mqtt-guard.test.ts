@@ -8,13 +8,18 @@ import { waitFor } from '../helpers/wait.ts';
 let server: net.Server | undefined;
 const sockets: net.Socket[] = [];
 
-async function listen(opts: Partial<GuardOptions>, now?: () => number): Promise<{ guard: MqttGuard; port: number; received: Buffer[] }> {
+async function listen(
+  opts: Partial<GuardOptions>,
+  now?: () => number,
+  onStream?: (s: import('node:stream').Duplex) => void,
+): Promise<{ guard: MqttGuard; port: number; received: Buffer[] }> {
   const guard = mqttGuard(opts, undefined, now);
   const received: Buffer[] = [];
   server = net.createServer((socket) => {
     const s = guard.accept(socket);
     s?.on('data', (d: Buffer) => received.push(d));
     s?.on('error', () => undefined);
+    if (s) onStream?.(s);
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
   return { guard, port: (server.address() as net.AddressInfo).port, received };
@@ -89,4 +94,20 @@ describe('mqtt guard', () => {
     await waitFor(() => guard.stats().open >= 1, 'let in next minute');
     expect(next.destroyed).toBe(false);
   });
+
+  it('a client that stops reading is dropped once its unread output passes the limit', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let pump: NodeJS.Timeout | undefined;
+    const { guard, port } = await listen({ maxWriteBuffer: 256 * 1024 }, undefined, (s) => {
+      // the broker keeps forwarding messages to a subscriber that never reads them
+      pump = setInterval(() => {
+        if (!s.destroyed) s.write(chunk);
+      }, 1);
+    });
+    const s = await dial(port);
+    s.pause();
+    await waitFor(() => guard.stats().refused['slow-reader'] === 1, 'the slow reader dropped', 30_000);
+    clearInterval(pump);
+    expect(guard.stats().open).toBe(0);
+  }, 40_000);
 });
