@@ -7,6 +7,53 @@ import { parseSource } from './topics.ts';
 // Runtime validator for CONTRACT.md events. Compiled once per process (TypeCompiler
 // turns schemas into plain JS checks: the hub validates every event on the hot path).
 
+/**
+ * How deeply a payload's JSON may nest (objects and arrays). A contract event nests 2 levels;
+ * extensions and extra data fields may add some. Deeper JSON is refused before it is parsed:
+ * the schemas allow extra properties, so without this a valid event could carry 5,000 levels
+ * that JSON.stringify (the trace, /live, the stream) cannot write back (npm run fuzz).
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/** JSON text must be UTF-8 (RFC 8259): bytes that are not are refused, never replaced with U+FFFD. A BOM is kept, so JSON.parse refuses it. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** whether objects and arrays in JSON text nest deeper than `limit` (brackets inside strings do not count) */
+function nestsDeeper(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether an RFC 3339 time names a real instant. Date.parse alone is too kind: it takes
+ * 24:00:00 and rolls 2026-11-31 over to December 1st, so an impossible date near now would
+ * pass the skew check. Leap seconds (:60) are refused: a JavaScript Date cannot hold one.
+ */
+export function isRealTime(s: string): boolean {
+  const m = RFC3339.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const leap = y! % 4 === 0 && (y! % 100 !== 0 || y! % 400 === 0);
+  const days = mo === 2 && leap ? 29 : (DAYS[mo! - 1] ?? 0);
+  if (d! < 1 || d! > days || h! > 23 || mi! > 59 || sec! > 59) return false;
+  if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return false;
+  return Number.isFinite(Date.parse(s));
+}
+
 export type Rejection = { ok: false; code: ErrorCode; reason: string };
 export type Validated<T> = { ok: true; value: T } | Rejection;
 
@@ -24,9 +71,17 @@ function firstError(check: TypeCheck<TSchema>, value: unknown, prefix: string): 
   return `${where}: ${e.message}`;
 }
 
-/** Parses JSON text; the error says what is wrong. */
+/** Parses JSON text (UTF-8, nested at most MAX_JSON_DEPTH levels); the error says what is wrong. */
 export function parseJson(payload: string | Uint8Array): Validated<unknown> {
-  const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
+  let text: string;
+  try {
+    text = typeof payload === 'string' ? payload : utf8.decode(payload);
+  } catch {
+    return { ok: false, code: ErrorCodes.EVENT_JSON, reason: 'payload is not UTF-8 text' };
+  }
+  if (nestsDeeper(text, MAX_JSON_DEPTH)) {
+    return { ok: false, code: ErrorCodes.EVENT_JSON, reason: `payload nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays` };
+  }
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (err) {
@@ -45,8 +100,14 @@ export function validateEvent(value: unknown, opts: ValidateOptions = {}): Valid
     return { ok: false, code: ErrorCodes.EVENT_ENVELOPE, reason: firstError(envelopeCheck, value, '') };
   }
   const env = value;
-  if (!Number.isFinite(Date.parse(env.time))) {
-    return { ok: false, code: ErrorCodes.EVENT_ENVELOPE, reason: `time: not a real date: ${env.time}` };
+  // the extensions are times too; senttime feeds the hub's clock estimate
+  for (const field of ['time', 'senttime', 'recvtime'] as const) {
+    const t = env[field];
+    if (t !== undefined && !isRealTime(t)) return { ok: false, code: ErrorCodes.EVENT_ENVELOPE, reason: `${field}: not a real date: ${t}` };
+  }
+  // 1e308 and 2^53 + 1 are integers to the schema, but not counters: seq arithmetic (gaps, lost events) needs exact integers
+  if (!Number.isSafeInteger(env.seq)) {
+    return { ok: false, code: ErrorCodes.EVENT_ENVELOPE, reason: `seq: ${env.seq} is not a whole number from 1 to ${Number.MAX_SAFE_INTEGER}` };
   }
   const src = parseSource(env.source);
   if (!src) {

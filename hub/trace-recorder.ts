@@ -67,6 +67,8 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   let flushing: Promise<void> | null = null;
   let handle: FileHandle | null = null;
   let day = '';
+  /** bytes in the open day's file that are whole, durable lines */
+  let size = 0;
   let closed = false;
   const stats = { written: 0, commits: 0, failed: 0, lastError: null as string | null };
   const fileOf = (d: string) => path.join(dir, `${store}-${d}.jsonl`);
@@ -95,6 +97,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
     await old?.close();
     const existed = fs.existsSync(fileOf(d));
     const h = await fs.promises.open(fileOf(d), 'a');
+    size = (await h.stat()).size;
     if (!existed) {
       fsyncDir(dir);
       prune();
@@ -113,8 +116,22 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       let text = '';
       while (j < batch.length && batch[j]!.day === d) text += batch[j++]!.line;
       const h = await openDay(d);
-      await h.write(text);
-      await h.datasync();
+      const buf = Buffer.from(text, 'utf8');
+      const start = size;
+      try {
+        // a full disk may take part of a write: write the rest, and if that fails, cut the
+        // file back so no torn line stays and later lines do not glue onto it
+        for (let off = 0; off < buf.length; ) {
+          const { bytesWritten } = await h.write(buf, off, buf.length - off);
+          if (bytesWritten <= 0) throw new Error(`short write to ${fileOf(d)}: no space left`);
+          off += bytesWritten;
+        }
+        await h.datasync();
+        size = start + buf.length;
+      } catch (err) {
+        await h.truncate(start).catch(() => undefined);
+        throw err;
+      }
       i = j;
     }
   };

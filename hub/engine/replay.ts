@@ -59,11 +59,16 @@ export function storeCheck(cfg: StoreConfig): (source: string) => { code: ErrorC
  * clock at arrival is rejected as a time error; it never reaches the engine, so it never feeds
  * the node's clock estimate (one event dated 9999 would otherwise shift every later one).
  */
-export function timeCheck(ev: Pick<GwEvent, 'time'>, recvMs: number, maxSkewS: number): { code: ErrorCode; reason: string } | null {
-  const skewS = (Date.parse(ev.time) - recvMs) / 1000;
-  if (Math.abs(skewS) <= maxSkewS) return null;
-  const how = skewS > 0 ? 'ahead of' : 'behind';
-  return { code: ErrorCodes.EVENT_TIME, reason: `time: ${ev.time} is ${Math.round(Math.abs(skewS))} s ${how} the hub clock (more than maxSkewS ${maxSkewS} s)` };
+export function timeCheck(ev: Pick<GwEvent, 'time' | 'senttime'>, recvMs: number, maxSkewS: number): { code: ErrorCode; reason: string } | null {
+  // senttime feeds the clock estimate when present: it is held to the same bound as time
+  for (const [field, value] of [['time', ev.time], ['senttime', ev.senttime]] as const) {
+    if (value === undefined) continue;
+    const skewS = (Date.parse(value) - recvMs) / 1000;
+    if (Math.abs(skewS) <= maxSkewS) continue;
+    const how = skewS > 0 ? 'ahead of' : 'behind';
+    return { code: ErrorCodes.EVENT_TIME, reason: `${field}: ${value} is ${Math.round(Math.abs(skewS))} s ${how} the hub clock (more than maxSkewS ${maxSkewS} s)` };
+  }
+  return null;
 }
 
 export type TraceLine = { ok: true; event: GwEvent } | { ok: false; code: ErrorCode; reason: string };

@@ -73,16 +73,25 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
       const skew = timeCheck(v.value, recvMs, c.config.rules.maxSkewS);
       if (skew) return refuse(skew.code, skew.reason);
       const event = v.value;
-      // durable first (README "Reliability"): the PUBACK waits for the trace, the engine sees the event after it
-      c.recorder.record(event, recvMs, (err) => {
-        if (err) {
-          c.metrics.traceFailed(err);
-          logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
-          return done(err);
-        }
-        if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
-        done();
-      });
+      let acknowledged = false;
+      try {
+        // durable first (README "Reliability"): the PUBACK waits for the trace, the engine sees the event after it
+        c.recorder.record(event, recvMs, (err) => {
+          acknowledged = true;
+          if (err) {
+            c.metrics.traceFailed(err);
+            logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
+            return done(err);
+          }
+          if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
+          done();
+        });
+      } catch (err) {
+        // a failure after the acknowledgement is not the event's: let the broker's guard log it
+        if (acknowledged) throw err;
+        // an event the trace cannot hold is refused and counted, never dropped uncounted
+        return refuse(ErrorCodes.EVENT_ENVELOPE, `event cannot be recorded: ${(err as Error).message}`);
+      }
     },
   };
 }
