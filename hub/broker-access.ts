@@ -41,10 +41,17 @@ export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; ve
   const principals = new WeakMap<Client, Principal>();
   const verified = new Map<string, string>(); // key → the passwordHash it was verified against
 
+  /** checks under way: a node reconnecting many times at once costs one scrypt, not one each */
+  const inFlight = new Map<string, Promise<boolean>>();
   const check = async (username: string, password: string, hash: string): Promise<boolean> => {
-    const key = `${username}\u0000${createHash('sha256').update(password).digest('base64')}`;
+    const key = `${username}\u0000${hash}\u0000${createHash('sha256').update(password).digest('base64')}`;
     if (verified.get(key) === hash) return true;
-    if (!(await verify(password, hash))) return false;
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = verify(password, hash).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    if (!(await pending)) return false;
     if (verified.size >= CACHE_MAX) verified.delete(verified.keys().next().value!);
     verified.set(key, hash);
     return true;

@@ -121,7 +121,8 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
           client.close();
         }
       });
-      b.on('clientError', (client, err) => log.warn({ client: client.id, err: err.message }, 'client error'));
+      // a scan or a broken client makes these by the thousand: one line per address and error every 10 s
+      b.on('clientError', (client, err) => logRefusal(`error:${remoteAddress(client) ?? ''}:${err.message}`, { client: client.id, address: remoteAddress(client), err: err.message }, 'client error'));
       const guard = mqttGuard(opts.guard, (reason, address) => {
         ctx.metrics.refuseConnect(reason);
         logRefusal(`guard:${reason}:${address ?? ''}`, { reason, address }, 'connection dropped by the guard');
