@@ -933,7 +933,7 @@ export const SCENARIOS = {
   'influx-outage': influxOutage,
   'link-cut': linkCut,
   'clock-step': (s: ChaosScale) => clockStep(s),
-  // not in the brief's list: a step back (the hub's estimate keeps the old offset for its window)
+  // a step back as well as forward (the hub's estimate keeps the old offset for its window)
   'clock-step-back': (s: ChaosScale) => clockStep(s, -5000, 'clock-step-back'),
   'trace-full': traceFull,
   'trace-short-write': traceShortWrite,
