@@ -15,6 +15,7 @@ import { startHub } from '../../hub/hub.ts';
 import type { GuardOptions } from '../../hub/mqtt-guard.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { loginAs, password, withLogins } from './logins.ts';
+import { waitFor } from './wait.ts';
 
 // The fuzzer behind `npm run fuzz` (bench/fuzz.ts) and its short CI run
 // (test/integration/fuzz-short.test.ts): one code path for both.
@@ -1088,13 +1089,15 @@ class Probe {
     } catch (err) {
       return { ok: false, ms: performance.now() - t0, detail: `publish failed: ${(err as Error).message}` };
     }
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      const n = await liveEvents(this.hub.httpUrl, 'probe');
-      if (n !== null && n > before) return { ok: true, ms: performance.now() - t0, detail: notes.join('; ') || 'accepted' };
-      await sleep(50);
+    try {
+      await waitFor(async () => {
+        const n = await liveEvents(this.hub.httpUrl, 'probe');
+        return n !== null && n > before;
+      }, 'the probe event counted in /live', 15_000, 50);
+    } catch {
+      return { ok: false, ms: performance.now() - t0, detail: `${notes.join('; ')} event not counted in /live within 15 s`.trim() };
     }
-    return { ok: false, ms: performance.now() - t0, detail: `${notes.join('; ')} event not counted in /live within 15 s`.trim() };
+    return { ok: true, ms: performance.now() - t0, detail: notes.join('; ') || 'accepted' };
   }
   async end(): Promise<void> {
     await this.#client.endAsync(true);
