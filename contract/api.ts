@@ -151,3 +151,33 @@ export const LiveSnapshot = Type.Object({
   journal: Type.Optional(Type.Object({ written: Type.Integer(), failed: Type.Integer(), lastError: Type.Union([Type.String(), Type.Null()]) })),
 });
 export type LiveSnapshot = Static<typeof LiveSnapshot>;
+
+/**
+ * One change to the waiting list, pushed on the live stream when it happens
+ * (README "Live stream"): `open` when a party appears or changes (size, level,
+ * leaving, breached), `gone` when it leaves the waiting list: greeted, closed
+ * (walkout, missed), or withdrawn because a late event re-read it.
+ * Waiting time is not pushed: screens count it from `entryTime`.
+ */
+export const LiveChange = Type.Union([
+  Type.Object({ kind: Type.Literal('open'), party: OpenParty }),
+  Type.Object({
+    kind: Type.Literal('gone'),
+    party: Type.String(),
+    /** why it left the waiting list, as far as the live view knows */
+    reason: Type.Union([Type.Literal('greeted'), Type.Literal('closed'), Type.Literal('withdrawn')]),
+    /** for `greeted` and `closed`: the (provisional) outcome */
+    outcome: Type.Optional(Outcome),
+    ttgS: Type.Optional(Type.Number({ minimum: 0 })),
+  }),
+]);
+export type LiveChange = Static<typeof LiveChange>;
+
+/** A batch of changes (SSE event `change`); `seq` counts batches per hub run, so a screen can tell it missed one and ask for a snapshot. */
+export const LiveDelta = Type.Object({
+  store: Id(),
+  now: Type.String(),
+  seq: Type.Integer({ minimum: 1 }),
+  changes: Type.Array(LiveChange),
+});
+export type LiveDelta = Static<typeof LiveDelta>;

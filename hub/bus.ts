@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { GwEvent, NodeStatus, Visit, IndicatorLevel } from '../contract/index.ts';
+import type { GwEvent, NodeStatus, Visit, IndicatorLevel, LiveDelta } from '../contract/index.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 
 // The hub's one typed event bus: plugins talk through it, never to each other.
@@ -11,6 +11,8 @@ export interface BusEvents {
   'visit:final': { visit: Visit };
   /** a node's indicator should change */
   'indicator:set': { node: string; level: IndicatorLevel };
+  /** the waiting list changed (live view): pushed to screens as it happens */
+  'live:delta': { delta: LiveDelta };
   /** a reloaded store file was accepted: ctx.config is already `config`; every plugin applies what concerns it */
   'config:changed': { config: StoreConfig; previous: StoreConfig };
 }
