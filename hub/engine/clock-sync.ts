@@ -1,4 +1,4 @@
-// Node clocks are not trusted (issue 3): each node's offset is estimated from live
+// Node clocks are not trusted (README "Order, duplicates and clocks"): each node's offset is estimated from live
 // traffic as the minimum of (hub receive time − node time) over a sliding window.
 // Network delay only ever adds, so the minimum tracks offset + the smallest delay
 // (≈ 1 ms on a store LAN); events buffered during an outage arrive with large
@@ -45,6 +45,11 @@ export class ClockSync {
     while (c.dq.length > c.head && c.dq[c.dq.length - 1]!.lag >= lag) c.dq.pop();
     c.dq.push({ recv, lag, n: ++c.count });
     this.#expire(c);
+  }
+
+  /** forgets a clock (a node's boot no longer kept) */
+  forget(node: string): void {
+    this.#nodes.delete(node);
   }
 
   /** hub − node clock offset in ms (add to a node time to get hub time), undefined before any sample */

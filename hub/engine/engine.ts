@@ -2,18 +2,24 @@ import type { GwEvent } from '../../contract/index.ts';
 import { parseSource } from '../../contract/index.ts';
 import type { OpeningHours, Rules } from '../../firmware-config/schema.ts';
 import { ClockSync } from './clock-sync.ts';
-import { VisitMachine, type ClosedVisit, type MachineInputBody, type Party } from './machine.ts';
+import { VisitMachine, type ClosedVisit, type Ending, type MachineInput, type Party } from './machine.ts';
 import { openingHoursCheck } from './opening-hours.ts';
 import { TimeZone } from './tz.ts';
 
-// The engine pipeline, still pure and synchronous (issue 3 §6): de-duplication on
-// (source, id), node clock correction, a reorder buffer of reorderS, and two views
-// of the visit machine:
+// The engine pipeline, pure and synchronous: de-duplication on (source, id), node
+// clock correction, a reorder buffer of reorderS, and two views of the visit machine:
 //  - committed: fed only events older than (hub time − reorderS), in corrected-time
 //    order, so its results do not depend on arrival order within reorderS
 //    (CONTRACT.md `reorderS`); its closed visits are final.
-//  - live: a clone of committed plus the buffered events, rebuilt on demand; it may
-//    correct itself when a late event arrives.
+//  - live: the committed state plus the buffered events (README "Live view"). It is kept
+//    incrementally: an event in order is applied to it once; one that sorts before what
+//    it has applied rewinds it to the nearest checkpoint before that event and replays
+//    from there. Time between events is looked ahead (VisitMachine.peekDue), never
+//    applied, so a view costs what is new plus the open parties, not the buffer.
+//
+// Hub time moves with every event received (ingest) as well as with advance(): an event
+// is "too late" when it is older than its own receive time − reorderS, so results do not
+// depend on how often the hub ticks, and replaying a trace finds what the live hub did.
 
 export interface EngineOptions {
   store: string;
@@ -22,21 +28,39 @@ export interface EngineOptions {
   openingHours?: OpeningHours | undefined;
   /** wearable fob → staff member, for greets whose event carries no `staff` */
   buttonStaff?: ReadonlyMap<string, string>;
-  /** how long (source, id) keys are remembered for de-duplication */
+  /**
+   * how long (source, id) keys are remembered for de-duplication; default 2 × maxSkewS: an
+   * event is accepted only within maxSkewS of the hub's clock, so a copy arriving later than
+   * that after the first would be refused as a time error anyway
+   */
   dedupeWindowMs?: number;
   /** window of the clock offset estimator */
   clockWindowMs?: number;
+  /** the live machine keeps a checkpoint every this many buffered events [256] */
+  liveCheckpointEvery?: number;
 }
 
 export type IngestStatus = 'accepted' | 'duplicate';
 
-interface Buffered {
-  /** corrected (hub) time, fixed at arrival */
-  t: number;
-  rank: number;
-  key: string;
-  input: MachineInputBody;
+/** A buffered event: the machine input at its corrected (hub) time, fixed at arrival, and its same-time rank. */
+type Buffered = MachineInput & { rank: number };
+
+/** the live machine's state at one position of the buffer, to rewind to */
+interface Checkpoint {
+  pos: number;
+  m: VisitMachine;
 }
+
+/** a transition of the live machine, with the buffer position whose event produced it */
+interface Logged {
+  pos: number;
+  tr: Ending;
+}
+
+/** boots kept per node, for gap counts and clock estimates; older ones are folded into a sum */
+const MAX_BOOTS = 16;
+/** live machine checkpoints kept: recent ones close together, older ones thinned out */
+const MAX_CHECKPOINTS = 12;
 
 export interface NodeCounters {
   events: number;
@@ -44,8 +68,10 @@ export interface NodeCounters {
   /** events that arrived later than reorderS and were applied as best effort */
   tooLate: number;
   lastRecv: number | null;
-  /** per bootid: highest seq and number of distinct seqs, to count gaps */
+  /** per bootid, the latest MAX_BOOTS: highest seq and number of distinct seqs, to count gaps */
   boots: Map<string, { max: number; seen: number }>;
+  /** gaps of the boots no longer kept */
+  lostRetired: number;
 }
 
 export interface OrphanGreet {
@@ -71,12 +97,12 @@ export interface LiveView {
 
 // same-time order: a staffpass covers a crossing at its own instant; a greet at the
 // instant of an entry or steps-line presence is read in the party's favour.
-const RANK: Record<string, number> = {
+const RANK = {
   'greetwatch.staffpass.v1': 0,
   'greetwatch.entry.v1': 1,
   'greetwatch.greet.v1': 2,
   'greetwatch.presence.v1': 3,
-};
+} as const;
 
 export class GreetEngine {
   readonly store: string;
@@ -85,9 +111,13 @@ export class GreetEngine {
   readonly #buttonStaff: ReadonlyMap<string, string>;
   readonly #clock: ClockSync;
   readonly #dedupeWindowMs: number;
+  /** de-duplication key → receive minute (a small integer, stored unboxed); in arrival order */
   readonly #seen = new Map<string, number>();
-  /** events not yet committed, in (corrected time, rank, key) order */
-  #pending: Buffered[] = [];
+  /** events not yet committed, in (corrected time, rank, key) order, from #head on */
+  #pend: Buffered[] = [];
+  #head = 0;
+  /** positions dropped off the front of #pend: the absolute position of #pend[i] is #dropped + i */
+  #dropped = 0;
   readonly #committed: VisitMachine;
   readonly #nodes = new Map<string, NodeCounters>();
   /** node → clock key of its latest boot, for /live */
@@ -97,31 +127,50 @@ export class GreetEngine {
   /** latest corrected time of any event, for finish() */
   #lastT = -Infinity;
 
+  // the live machine: committed state + buffered events [base, #lPos) applied; built on demand
+  #live: VisitMachine | undefined;
+  #lPos = 0;
+  /** smallest position an event was inserted at before #lPos since the live machine was synced */
+  #dirtyFrom = Infinity;
+  #log: Logged[] = [];
+  #checkpoints: Checkpoint[] = [];
+  #version = 0;
+  readonly #checkpointEvery: number;
+
   constructor(opts: EngineOptions) {
     this.store = opts.store;
     this.rules = opts.rules;
     this.tz = new TimeZone(opts.timezone ?? 'UTC');
     this.#buttonStaff = opts.buttonStaff ?? new Map();
     this.#clock = new ClockSync(opts.clockWindowMs);
-    this.#dedupeWindowMs = opts.dedupeWindowMs ?? 24 * 3_600_000;
+    this.#dedupeWindowMs = opts.dedupeWindowMs ?? 2 * (opts.rules.maxSkewS ?? 86_400) * 1000;
+    this.#checkpointEvery = Math.max(1, opts.liveCheckpointEvery ?? 256);
     this.#committed = new VisitMachine({ rules: opts.rules, isOpen: openingHoursCheck(opts.openingHours, this.tz) });
   }
 
   get bufferedCount(): number {
-    return this.#pending.length;
+    return this.#pend.length - this.#head;
+  }
+  /** de-duplication keys held (the last dedupeWindowMs of events) */
+  get dedupeCount(): number {
+    return this.#seen.size;
   }
   get committedMachine(): Readonly<VisitMachine> {
     return this.#committed;
   }
+  /** changes whenever the live view may have changed (an event buffered or applied, a commit) */
+  get version(): number {
+    return this.#version;
+  }
 
   /** a node's counters, read only: a node never heard from gets zeros and no entry */
   nodeCounters(node: string): Readonly<NodeCounters> {
-    return this.#nodes.get(node) ?? { events: 0, duplicates: 0, tooLate: 0, lastRecv: null, boots: new Map() };
+    return this.#nodes.get(node) ?? { events: 0, duplicates: 0, tooLate: 0, lastRecv: null, boots: new Map(), lostRetired: 0 };
   }
   #countersFor(node: string): NodeCounters {
     let c = this.#nodes.get(node);
     if (!c) {
-      c = { events: 0, duplicates: 0, tooLate: 0, lastRecv: null, boots: new Map() };
+      c = { events: 0, duplicates: 0, tooLate: 0, lastRecv: null, boots: new Map(), lostRetired: 0 };
       this.#nodes.set(node, c);
     }
     return c;
@@ -138,7 +187,8 @@ export class GreetEngine {
 
   /** Takes one validated event received at hub time `recvMs`. */
   ingest(ev: GwEvent, recvMs: number): IngestStatus {
-    const node = parseSource(ev.source)?.node ?? ev.source;
+    const src = parseSource(ev.source);
+    const node = src?.node ?? ev.source;
     const nodeMs = Date.parse(ev.time);
     const counters = this.#countersFor(node);
     // every copy is a clock sample: the minimum is the same whatever copy came first.
@@ -146,39 +196,48 @@ export class GreetEngine {
     // person has passed both beams, a flush long after; without it `time` stands in.
     const clock = `${node}/${ev.bootid}`;
     const sentMs = ev.senttime !== undefined ? Date.parse(ev.senttime) : nodeMs;
+    this.#noteBoot(counters, node, ev.bootid, clock);
     this.#clock.observe(clock, Number.isFinite(sentMs) ? sentMs : nodeMs, recvMs);
     this.#latestClock.set(node, clock);
-    this.#setNow(recvMs);
-    const key = `${ev.source}\u0000${ev.id}`;
+    // one string serves as de-duplication key, buffer key and party id: (source, id) within this store
+    const key = src?.store === this.store ? `${node}/${ev.id}` : `${ev.source}\u0000${ev.id}`;
     if (this.#seen.has(key)) {
+      this.#setNow(recvMs);
       counters.duplicates++;
       return 'duplicate';
     }
-    this.#seen.set(key, recvMs);
-    this.#pruneSeen();
+    this.#seen.set(key, Math.floor(recvMs / 60_000));
+    this.#pruneSeen(recvMs);
     counters.events++;
     counters.lastRecv = counters.lastRecv === null ? recvMs : Math.max(counters.lastRecv, recvMs);
-    const boot = counters.boots.get(ev.bootid) ?? { max: 0, seen: 0 };
+    const boot = counters.boots.get(ev.bootid)!;
     boot.max = Math.max(boot.max, ev.seq);
     boot.seen++;
-    counters.boots.set(ev.bootid, boot);
 
     // the offset as it stands when the event arrives: it depends only on what arrived
     // before (and with) it, so live and replay, whatever their ticks, correct alike
     const t = nodeMs + (this.#clock.offset(clock) ?? 0);
     this.#lastT = Math.max(this.#lastT, t);
-    const input = this.#toInput(ev, `${node}/${ev.id}`);
-    if (!input) return 'accepted';
-    const b: Buffered = { t, rank: RANK[ev.type] ?? 9, key: `${node}/${ev.id}`, input };
+    const b = this.#toBuffered(ev, key, t);
+    // hub time is now at least this event's arrival: commit what that makes final first
+    this.advance(recvMs);
+    if (!b) return 'accepted';
+    this.#version++;
     if (b.t < this.#committed.now) {
       // later than reorderS: the committed view has moved past it. Applied now, at
       // its own time, rather than dropped (nothing seen is lost); counted per node.
       counters.tooLate++;
-      this.#committed.apply({ ...input, t: b.t });
+      this.#committed.apply(b);
+      // and what it brought due fires now (as a replay's advance after each event does): the
+      // committed machine has then seen every cause before its time, which live() relies on
+      this.#committed.advanceTo(this.#committed.now);
       this.#collect();
+      this.#live = undefined; // its base changed under it
       return 'accepted';
     }
-    insertSorted(this.#pending, b);
+    const i = insertSorted(this.#pend, this.#head, b);
+    const pos = this.#dropped + i;
+    if (this.#live && pos < this.#lPos) this.#dirtyFrom = Math.min(this.#dirtyFrom, pos);
     return 'accepted';
   }
 
@@ -186,7 +245,7 @@ export class GreetEngine {
   advance(nowMs: number): void {
     this.#setNow(nowMs);
     const frontier = this.#hubNow - this.rules.reorderS * 1000;
-    this.#commitBefore(frontier);
+    if (this.#commitBefore(frontier)) this.#version++;
     this.#committed.advanceTo(frontier);
     this.#collect();
   }
@@ -203,6 +262,8 @@ export class GreetEngine {
     const end = Math.max(this.#lastT, this.#hubNow);
     if (Number.isFinite(end)) this.#committed.advanceTo(end, true);
     this.#collect();
+    this.#live = undefined;
+    this.#version++;
   }
 
   /** Final visits and orphan greets since the last call. */
@@ -212,16 +273,65 @@ export class GreetEngine {
     return out;
   }
 
-  /** The provisional view at hub time `nowMs`: committed state plus buffered events. */
+  /**
+   * The provisional view at hub time `nowMs`: committed state plus buffered events, and what
+   * time has closed since. The waiting and greeted parties cost what is open; the provisional
+   * visits (up to reorderS of them) are gathered only when read.
+   */
   live(nowMs = this.#hubNow): LiveView {
+    const m = this.#syncLive();
+    const since = this.#committed.now;
+    const due = m.peekDue(nowMs);
+    const gone = new Set<string>();
+    for (const tr of due) if (tr.kind === 'closed') gone.add(tr.visit.party);
+    const waiting: Party[] = [];
+    const greeted: Party[] = [];
+    for (const p of m.parties()) if (!gone.has(p.id)) (p.greet === undefined ? waiting : greeted).push({ ...p });
+    let gathered: { visits: ClosedVisit[]; orphans: OrphanGreet[] } | undefined;
+    const log = this.#log.slice();
+    const gather = () => {
+      if (gathered) return gathered;
+      const visits: ClosedVisit[] = [];
+      const orphans: OrphanGreet[] = [];
+      // what the live machine closed that the committed one has not yet, then what time closes
+      for (const { tr } of log) {
+        if (tr.at < since) continue;
+        if (tr.kind === 'closed') visits.push(tr.visit);
+        else orphans.push(toOrphan(tr));
+      }
+      for (const tr of due) {
+        if (tr.at < since) continue; // fired in the committed machine already: final
+        if (tr.kind === 'closed') visits.push(tr.visit);
+        else orphans.push(toOrphan(tr));
+      }
+      return (gathered = { visits, orphans });
+    };
+    return {
+      now: nowMs,
+      waiting,
+      greeted,
+      get provisional() {
+        return gather().visits;
+      },
+      get provisionalOrphans() {
+        return gather().orphans;
+      },
+    };
+  }
+
+  /**
+   * The same view rebuilt from scratch: a copy of the committed state with every buffered
+   * event applied and time moved to `nowMs`. What live() must always equal (tests).
+   */
+  liveFromScratch(nowMs = this.#hubNow): LiveView {
     const m = this.#committed.clone();
-    for (const b of this.#pending) m.apply({ ...b.input, t: b.t });
+    for (let i = this.#head; i < this.#pend.length; i++) m.apply(this.#pend[i]!);
     m.advanceTo(nowMs);
     const provisional: ClosedVisit[] = [];
     const provisionalOrphans: OrphanGreet[] = [];
     for (const tr of m.drain()) {
       if (tr.kind === 'closed') provisional.push(tr.visit);
-      else if (tr.kind === 'orphan') provisionalOrphans.push(tr.staff === undefined ? { t: tr.t } : { t: tr.t, staff: tr.staff });
+      else if (tr.kind === 'orphan') provisionalOrphans.push(toOrphan(tr));
     }
     const waiting: Party[] = [];
     const greeted: Party[] = [];
@@ -229,49 +339,133 @@ export class GreetEngine {
     return { now: nowMs, waiting, greeted, provisional, provisionalOrphans };
   }
 
+  /** Brings the live machine up to the end of the buffer, rewinding only as far as an out-of-order event needs. */
+  #syncLive(): VisitMachine {
+    const base = this.#dropped + this.#head;
+    // checkpoints before the committed point cannot be replayed from: their events are gone
+    while (this.#checkpoints.length && this.#checkpoints[0]!.pos < base) this.#checkpoints.shift();
+    if (this.#live && this.#lPos < base) this.#live = undefined;
+    if (this.#live && this.#dirtyFrom < this.#lPos) {
+      const from = this.#dirtyFrom;
+      while (this.#checkpoints.length && this.#checkpoints.at(-1)!.pos > from) this.#checkpoints.pop();
+      const ck = this.#checkpoints.at(-1);
+      if (ck) {
+        this.#live = ck.m.clone();
+        this.#lPos = ck.pos;
+        while (this.#log.length && this.#log.at(-1)!.pos >= ck.pos) this.#log.pop();
+      } else {
+        this.#live = undefined;
+      }
+    }
+    this.#dirtyFrom = Infinity;
+    if (!this.#live) {
+      this.#live = this.#committed.clone();
+      this.#live.drain();
+      this.#lPos = base;
+      this.#log = [];
+      this.#checkpoints = [];
+    }
+    // what the committed machine has closed is final: the log keeps only what it has not
+    const since = this.#committed.now;
+    let drop = 0;
+    while (drop < this.#log.length && this.#log[drop]!.tr.at < since) drop++;
+    if (drop) this.#log.splice(0, drop);
+    const m = this.#live;
+    for (let i = this.#lPos - this.#dropped; i < this.#pend.length; i++) {
+      m.apply(this.#pend[i]!);
+      const pos = this.#dropped + i;
+      for (const tr of m.drain()) if (tr.kind === 'closed' || tr.kind === 'orphan') this.#log.push({ pos, tr });
+      this.#lPos = pos + 1;
+      if (this.#lPos - (this.#checkpoints.at(-1)?.pos ?? base) >= this.#checkpointEvery) this.#checkpoint();
+    }
+    return m;
+  }
+
+  #checkpoint(): void {
+    const cks = this.#checkpoints;
+    cks.push({ pos: this.#lPos, m: this.#live!.clone() });
+    if (cks.length <= MAX_CHECKPOINTS) return;
+    // thin the older ones where they are densest: recent ones stay close, old ones far apart
+    let drop = 1;
+    let best = Infinity;
+    for (let i = 1; i < cks.length - 4; i++) {
+      const gap = cks[i + 1]!.pos - cks[i - 1]!.pos;
+      if (gap < best) {
+        best = gap;
+        drop = i;
+      }
+    }
+    cks.splice(drop, 1);
+  }
+
+  /** keeps the node's latest MAX_BOOTS boots (by last event), with their clocks */
+  #noteBoot(counters: NodeCounters, node: string, bootid: string, clock: string): void {
+    const boots = counters.boots;
+    const b = boots.get(bootid);
+    if (b) {
+      boots.delete(bootid);
+      boots.set(bootid, b);
+      return;
+    }
+    boots.set(bootid, { max: 0, seen: 0 });
+    if (boots.size <= MAX_BOOTS) return;
+    const [oldest, old] = boots.entries().next().value!;
+    boots.delete(oldest);
+    counters.lostRetired += old.max - old.seen;
+    const oldClock = `${node}/${oldest}`;
+    if (oldClock !== clock) this.#clock.forget(oldClock);
+  }
+
   #setNow(ms: number): void {
     if (ms > this.#hubNow) this.#hubNow = ms;
   }
 
-  #toInput(ev: GwEvent, key: string): MachineInputBody | null {
+  #toBuffered(ev: GwEvent, key: string, t: number): Buffered | null {
     switch (ev.type) {
       case 'greetwatch.entry.v1':
-        return { kind: 'entry', key, direction: ev.data.direction };
+        return { kind: 'entry', t, key, direction: ev.data.direction, rank: RANK[ev.type] };
       case 'greetwatch.greet.v1': {
         const staff = ev.data.staff ?? this.#buttonStaff.get(ev.data.button);
-        return staff === undefined ? { kind: 'greet', key } : { kind: 'greet', key, staff };
+        return staff === undefined ? { kind: 'greet', t, key, rank: RANK[ev.type] } : { kind: 'greet', t, key, staff, rank: RANK[ev.type] };
       }
       case 'greetwatch.staffpass.v1':
-        return { kind: 'staffpass', key };
+        return { kind: 'staffpass', t, key, rank: RANK[ev.type] };
       case 'greetwatch.presence.v1':
-        return { kind: 'presence', key, zone: ev.data.zone, on: ev.data.state === 'on' };
+        return { kind: 'presence', t, key, zone: ev.data.zone, on: ev.data.state === 'on', rank: RANK[ev.type] };
       default:
         return null;
     }
   }
 
-  #commitBefore(frontier: number): void {
-    let n = 0;
-    for (const b of this.#pending) {
-      if (!(b.t < frontier)) break;
-      this.#committed.apply({ ...b.input, t: b.t });
-      n++;
+  /** commits buffered events before `frontier`; true if any */
+  #commitBefore(frontier: number): boolean {
+    const q = this.#pend;
+    const from = this.#head;
+    let i = from;
+    while (i < q.length && q[i]!.t < frontier) this.#committed.apply(q[i++]!);
+    if (i === from) return false;
+    this.#head = i;
+    // drop the committed front once it is most of the array (amortised O(1) per event)
+    if (i > 1024 && i * 2 > q.length) {
+      this.#pend = q.slice(i);
+      this.#dropped += i;
+      this.#head = 0;
     }
-    if (n > 0) this.#pending.splice(0, n);
+    return true;
   }
 
   #collect(): void {
     for (const tr of this.#committed.drain()) {
       if (tr.kind === 'closed') this.#final.visits.push(tr.visit);
-      else if (tr.kind === 'orphan') this.#final.orphans.push(tr.staff === undefined ? { t: tr.t } : { t: tr.t, staff: tr.staff });
+      else if (tr.kind === 'orphan') this.#final.orphans.push(toOrphan(tr));
     }
   }
 
-  #pruneSeen(): void {
+  #pruneSeen(recvMs: number): void {
     if (this.#seen.size % 4096 !== 0) return;
-    const cutoff = this.#hubNow - this.#dedupeWindowMs;
-    for (const [k, t] of this.#seen) {
-      if (t >= cutoff) break;
+    const cutoff = Math.floor((recvMs - this.#dedupeWindowMs) / 60_000);
+    for (const [k, minute] of this.#seen) {
+      if (minute >= cutoff) break;
       this.#seen.delete(k);
     }
   }
@@ -281,13 +475,19 @@ function cmpTie(a: Buffered, b: Buffered): number {
   return a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-/** Inserts by (t, rank, key); arrivals are nearly in order, so scan from the end. */
-function insertSorted(q: Buffered[], b: Buffered): void {
+/** Inserts by (t, rank, key) at or after `head`; arrivals are nearly in order, so scan from the end. Returns the index. */
+function insertSorted(q: Buffered[], head: number, b: Buffered): number {
   let i = q.length;
-  while (i > 0) {
+  while (i > head) {
     const prev = q[i - 1]!;
     if (prev.t < b.t || (prev.t === b.t && cmpTie(prev, b) <= 0)) break;
     i--;
   }
-  q.splice(i, 0, b);
+  if (i === q.length) q.push(b);
+  else q.splice(i, 0, b);
+  return i;
+}
+
+function toOrphan(tr: Extract<Ending, { kind: 'orphan' }>): OrphanGreet {
+  return tr.staff === undefined ? { t: tr.t } : { t: tr.t, staff: tr.staff };
 }

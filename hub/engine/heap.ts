@@ -7,14 +7,31 @@ export class MinHeap<T extends { at: number; seq: number }> {
   peek(): T | undefined {
     return this.#a[0];
   }
-  toArray(): T[] {
-    return this.#a.slice();
-  }
   /** A copy that shares no array with this heap (items themselves are immutable). */
   clone(): MinHeap<T> {
     const h = new MinHeap<T>();
     h.#a = this.#a.slice();
     return h;
+  }
+  /** Calls `fn` for every item with `at` < `t`, in no particular order, without removing them: O(items visited). */
+  forEachBefore(t: number, fn: (x: T) => void): void {
+    const a = this.#a;
+    const stack = a.length > 0 ? [0] : [];
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      const x = a[i]!;
+      if (!(x.at < t)) continue; // heap order: nothing below it is earlier
+      fn(x);
+      const l = 2 * i + 1;
+      if (l < a.length) stack.push(l);
+      if (l + 1 < a.length) stack.push(l + 1);
+    }
+  }
+  /** Drops every item `keep` refuses, then restores heap order: O(n). */
+  retain(keep: (x: T) => boolean): void {
+    const a = this.#a.filter(keep);
+    for (let i = (a.length >> 1) - 1; i >= 0; i--) siftDown(a, i);
+    this.#a = a;
   }
   push(x: T): void {
     const a = this.#a;
@@ -33,19 +50,23 @@ export class MinHeap<T extends { at: number; seq: number }> {
     const last = a.pop();
     if (a.length > 0 && last !== undefined) {
       a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && less(a[l]!, a[m]!)) m = l;
-        if (r < a.length && less(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
+      siftDown(a, 0);
     }
     return top;
+  }
+}
+
+function siftDown<T extends { at: number; seq: number }>(a: T[], start: number): void {
+  let i = start;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let m = i;
+    if (l < a.length && less(a[l]!, a[m]!)) m = l;
+    if (r < a.length && less(a[r]!, a[m]!)) m = r;
+    if (m === i) break;
+    [a[i], a[m]] = [a[m]!, a[i]!];
+    i = m;
   }
 }
 

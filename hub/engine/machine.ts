@@ -8,7 +8,7 @@ import type { OpenAt } from './opening-hours.ts';
 //
 // Timer convention: a deadline D fires only once time moves strictly past D, so an
 // event stamped exactly D still counts ("within", "up to", "after this long" are
-// all read inclusively). Same-time events are ordered by the caller (order.ts).
+// all read inclusively). Same-time events are ordered by the caller (GreetEngine's RANK).
 
 export type MachineInput =
   | { kind: 'entry'; t: number; key: string; direction: 'in' | 'out' }
@@ -65,8 +65,20 @@ export interface ClosedVisit {
 export type Transition =
   | { kind: 'opened'; party: string; t: number }
   | { kind: 'greeted'; party: string; t: number }
-  | { kind: 'closed'; visit: ClosedVisit }
-  | { kind: 'orphan'; t: number; staff?: string };
+  | { kind: 'closed'; visit: ClosedVisit; at: number }
+  | { kind: 'orphan'; t: number; staff?: string; at: number };
+// `at` of a closed or orphan transition is its cause's time: the timer's deadline, or the
+// event's time for a close an event made. A copy of the machine that has moved time to T
+// has seen exactly the causes before T, which is how the live view tells final from not.
+
+/** a transition that ends something: a party closed, a greet left an orphan */
+export type Ending = Extract<Transition, { kind: 'closed' | 'orphan' }>;
+
+/** What a due timer does, decided without changing anything (so the live view can look ahead). */
+type Effect =
+  | { kind: 'close'; party: Party; outcome: FinalOutcome; closedAt: number }
+  | { kind: 'orphan'; greet: number; t: number; staff?: string }
+  | { kind: 'unusedPass'; pass: number };
 
 type Timer =
   | { at: number; seq: number; kind: 'expire'; party: string }
@@ -130,6 +142,8 @@ export class VisitMachine {
     unusedStaffPasses: 0,
   };
   #out: Transition[] = [];
+  /** timers made pointless since the last compaction (their party closed, their greet or pass used) */
+  #dead = 0;
 
   constructor(opts: MachineOptions) {
     const r = opts.rules;
@@ -183,7 +197,35 @@ export class VisitMachine {
     c.#pendingGreets = new Map(this.#pendingGreets);
     c.#staffPasses = new Map(this.#staffPasses);
     c.#counters = { ...this.#counters };
+    c.#dead = this.#dead;
     return c;
+  }
+
+  /**
+   * What moving time to `t` would close (and which lead greets would become orphans), without
+   * moving it: the live view between two events. Due timers never start others and each acts
+   * on its own party, greet or pass, so deciding them one by one on the unchanged state gives
+   * what advanceTo(t) would. `at` of each transition is when it would happen.
+   */
+  peekDue(t: number): Ending[] {
+    const due: Timer[] = [];
+    this.#timers.forEachBefore(t, (tm) => due.push(tm));
+    due.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const out: Ending[] = [];
+    const closed = new Set<string>();
+    for (const tm of due) {
+      const e = this.#decide(tm);
+      if (!e) continue;
+      const at = tm.at;
+      if (e.kind === 'close') {
+        if (closed.has(e.party.id)) continue;
+        closed.add(e.party.id);
+        out.push({ kind: 'closed', visit: closedVisit(e.party, e.outcome, e.closedAt), at });
+      } else if (e.kind === 'orphan') {
+        out.push(e.staff === undefined ? { kind: 'orphan', t: e.t, at } : { kind: 'orphan', t: e.t, staff: e.staff, at });
+      }
+    }
+    return out;
   }
 
   /**
@@ -235,6 +277,7 @@ export class VisitMachine {
       // Map iterates in insertion order = staffpass time order: the oldest live one is consumed
       if (t >= at && t - at <= this.#r.staffPass) {
         this.#staffPasses.delete(id);
+        this.#dead++;
         return true;
       }
     }
@@ -265,6 +308,7 @@ export class VisitMachine {
     // greetLeadS: a greet waiting for a new party covers it with time to greet 0
     for (const [id, g] of this.#pendingGreets) {
       this.#pendingGreets.delete(id);
+      this.#dead++;
       this.#assignGreet(p, g.t, g.staff, t);
       break;
     }
@@ -340,7 +384,7 @@ export class VisitMachine {
   #scheduleLinger(p: Party): void {
     const at = p.lastIn + this.#r.groupWindow;
     if (at < this.#now) {
-      this.#close(p, p.greetedOutcome ?? 'late', Math.max(this.#now, p.greet ?? this.#now));
+      this.#close(p, p.greetedOutcome ?? 'late', Math.max(this.#now, p.greet ?? this.#now), this.#now);
       return;
     }
     this.#timers.push({ at, seq: ++this.#seq, kind: 'linger', party: p.id, lastIn: p.lastIn });
@@ -357,49 +401,87 @@ export class VisitMachine {
     this.#counters.unattributedBreaches++;
   }
 
-  #fire(tm: Timer): void {
+  #decide(tm: Timer): Effect | null {
     switch (tm.kind) {
       case 'expire': {
         const p = this.#parties.get(tm.party);
-        if (p && p.greet === undefined && p.mark === undefined) this.#close(p, 'missed', tm.at);
-        return;
+        return p && p.greet === undefined && p.mark === undefined ? { kind: 'close', party: p, outcome: 'missed', closedAt: tm.at } : null;
       }
       case 'confirm': {
         const p = this.#parties.get(tm.party);
-        if (p && p.greet === undefined && p.mark === tm.mark) {
-          // "closes as a walkout at the mark's time"; short if marked within shortAbandonS of entry
-          this.#close(p, tm.mark - p.entry <= this.#r.shortAbandon ? 'shortWalkout' : 'walkout', tm.mark);
-        }
-        return;
+        // "closes as a walkout at the mark's time"; short if marked within shortAbandonS of entry
+        if (!p || p.greet !== undefined || p.mark !== tm.mark) return null;
+        return { kind: 'close', party: p, outcome: tm.mark - p.entry <= this.#r.shortAbandon ? 'shortWalkout' : 'walkout', closedAt: tm.mark };
       }
       case 'linger': {
         const p = this.#parties.get(tm.party);
-        if (p && p.greet !== undefined && p.lastIn === tm.lastIn) this.#close(p, p.greetedOutcome ?? 'late', Math.max(tm.at, p.greet));
-        return;
+        return p && p.greet !== undefined && p.lastIn === tm.lastIn ? { kind: 'close', party: p, outcome: p.greetedOutcome ?? 'late', closedAt: Math.max(tm.at, p.greet) } : null;
       }
       case 'lead': {
         const g = this.#pendingGreets.get(tm.greet);
-        if (g) {
-          this.#pendingGreets.delete(tm.greet);
-          this.#counters.orphanGreets++;
-          this.#out.push(g.staff === undefined ? { kind: 'orphan', t: g.t } : { kind: 'orphan', t: g.t, staff: g.staff });
-        }
-        return;
+        if (!g) return null;
+        return g.staff === undefined ? { kind: 'orphan', greet: tm.greet, t: g.t } : { kind: 'orphan', greet: tm.greet, t: g.t, staff: g.staff };
       }
       case 'staffpass':
-        if (this.#staffPasses.delete(tm.pass)) this.#counters.unusedStaffPasses++;
+        return this.#staffPasses.has(tm.pass) ? { kind: 'unusedPass', pass: tm.pass } : null;
+    }
+  }
+
+  #fire(tm: Timer): void {
+    const e = this.#decide(tm);
+    if (!e) return;
+    switch (e.kind) {
+      case 'close':
+        this.#close(e.party, e.outcome, e.closedAt, tm.at);
+        return;
+      case 'orphan':
+        this.#pendingGreets.delete(e.greet);
+        this.#counters.orphanGreets++;
+        this.#dead++;
+        this.#out.push(e.staff === undefined ? { kind: 'orphan', t: e.t, at: tm.at } : { kind: 'orphan', t: e.t, staff: e.staff, at: tm.at });
+        return;
+      case 'unusedPass':
+        this.#staffPasses.delete(e.pass);
+        this.#counters.unusedStaffPasses++;
+        this.#dead++;
         return;
     }
   }
 
-  #close(p: Party, outcome: FinalOutcome, closedAt: number): void {
+  #close(p: Party, outcome: FinalOutcome, closedAt: number, cause: number): void {
     this.#parties.delete(p.id);
-    const v: ClosedVisit = { party: p.id, outcome, entry: p.entry, size: p.size, closedAt };
-    if (p.greet !== undefined) v.greet = p.greet;
-    if (p.ttg !== undefined) v.ttg = p.ttg;
-    if (p.staff !== undefined) v.staff = p.staff;
-    if (p.breach !== undefined) v.breach = p.breach;
-    if (p.mark !== undefined) v.mark = p.mark;
-    this.#out.push({ kind: 'closed', visit: v });
+    this.#out.push({ kind: 'closed', visit: closedVisit(p, outcome, closedAt), at: cause });
+    this.#dead += 2;
+    this.#compact();
   }
+
+  /**
+   * Timers of closed parties (an expiry 600 s on) would otherwise stay in the heap until due,
+   * so it would hold every party of the last expireS and each clone would copy them all.
+   * Dropping timers that can no longer act changes nothing: firing them would be a no-op.
+   */
+  #compact(): void {
+    if (this.#dead < 1024 || this.#dead * 2 < this.#timers.size) return;
+    this.#dead = 0;
+    this.#timers.retain((tm) => {
+      switch (tm.kind) {
+        case 'lead':
+          return this.#pendingGreets.has(tm.greet);
+        case 'staffpass':
+          return this.#staffPasses.has(tm.pass);
+        default:
+          return this.#parties.has(tm.party);
+      }
+    });
+  }
+}
+
+function closedVisit(p: Party, outcome: FinalOutcome, closedAt: number): ClosedVisit {
+  const v: ClosedVisit = { party: p.id, outcome, entry: p.entry, size: p.size, closedAt };
+  if (p.greet !== undefined) v.greet = p.greet;
+  if (p.ttg !== undefined) v.ttg = p.ttg;
+  if (p.staff !== undefined) v.staff = p.staff;
+  if (p.breach !== undefined) v.breach = p.breach;
+  if (p.mark !== undefined) v.mark = p.mark;
+  return v;
 }

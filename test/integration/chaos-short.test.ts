@@ -55,18 +55,13 @@ describe.concurrent('chaos, short', () => {
     expectClean(expect, await traceShortWrite(SHORT_SCALE));
   }, 120_000);
 
-  // BUG (hub/engine/engine.ts ingest(): `b.t < this.#committed.now` decides "later than reorderS";
-  // committed.now moves only in advance()). The live hub calls advance() on its tick
-  // (hub/plugins/live-engine.ts), replay after every event's recvtime (hub/engine/replay.ts
-  // replayTrace, and the hub's own recovery on start). Ticks are not in the trace, so after a
-  // quiet spell longer than reorderS (a hub restart, a link back up) the first event moves
-  // replay's frontier before the next one is classified, while the live hub still judges that
-  // one against its last tick: live keeps it in time order, replay applies it "too late" after
-  // events that happened later. Found by `npm run chaos` (hub-kill-late: TTGs differ); here
-  // reproduced deterministically with the hub on an injected clock: an entry and an earlier
-  // greet arrive together after the gap. Live: the greet finds no party (orphan), the party waits.
-  // Replay: the greet goes to the party (met). CONTRACT.md "Replay" promises the same result.
-  it.fails('events later than reorderS after a quiet spell: the live report equals the replay', async ({ expect }) => {
+  // Found by `npm run chaos` (hub-kill-late: TTGs differed): after a quiet spell longer than
+  // reorderS, the live hub judged "later than reorderS" against its last tick while replay had
+  // moved on with the event's recvtime. The engine now moves hub time with every event it
+  // receives, so ticks change nothing. Reproduced with the hub on an injected clock: an entry
+  // and an earlier greet arrive together after the gap; CONTRACT.md "Replay" promises the
+  // live report and the replay agree.
+  it('events later than reorderS after a quiet spell: the live report equals the replay', async ({ expect }) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-chaos-late-'));
     const base = Math.floor(Date.now() / 1000) * 1000;
     let offsetMs = 0;

@@ -97,23 +97,23 @@ describe('fuzz regressions (validator)', () => {
   });
 });
 
-describe('fuzz regressions (engine, not fixed yet)', () => {
-  // KNOWN BUG, kept as a failing expectation (it.fails) until hub/engine/engine.ts and
-  // hub/engine/clock-sync.ts are fixed, which this change may not edit. Every new `bootid`
-  // of a valid event adds an entry to the node's boot counters and a clock of its own
-  // (about 500 bytes, on top of the 24 h de-duplication entry), and neither is ever
-  // forgotten: a node that sends a fresh boot id with each event grows the hub without
-  // bound (npm run fuzz: kind bootid-new), and every /live snapshot walks all of them.
-  // Fix: keep the latest N boots per node (fold the older ones' lost counts into one sum)
-  // and drop a boot's clock once it is not the node's latest and its window has passed.
-  // When that lands this test fails: turn `it.fails` into `it`.
-  it.fails('a node cannot grow the engine without bound by sending new boot ids', () => {
+describe('fuzz regressions (engine)', () => {
+  // npm run fuzz, kind bootid-new: a node sending a fresh boot id with every event gave each
+  // one boot counters and a clock of its own, never forgotten. The engine keeps the latest
+  // boots per node (older ones' gaps folded into one sum) and forgets their clocks.
+  it('a node cannot grow the engine without bound by sending new boot ids', () => {
     const cfg = Value.Default(StoreConfig, { store: { id: 'fz' }, nodes: [{ id: 'fuzz' }] }) as StoreConfig;
     const engine = engineFor(cfg);
     for (let i = 0; i < 5000; i++) {
-      const ev: GwEvent = { specversion: '1.0', id: `e${i}`, source: '/stores/fz/nodes/fuzz', type: 'greetwatch.door.v1', time: new Date(now + i).toISOString(), bootid: `boot-${i}`, seq: 1, data: { sensor: 'door', state: 'open' } };
+      // every boot but the first has one seq missing (seq 2 of a fresh boot): 4999 gaps in all
+      const ev: GwEvent = { specversion: '1.0', id: `e${i}`, source: '/stores/fz/nodes/fuzz', type: 'greetwatch.door.v1', time: new Date(now + i).toISOString(), bootid: `boot-${i}`, seq: i === 0 ? 1 : 2, data: { sensor: 'door', state: 'open' } };
       engine.ingest(ev, now + i);
     }
-    expect(engine.nodeCounters('fuzz').boots.size).toBeLessThanOrEqual(64);
+    const c = engine.nodeCounters('fuzz');
+    expect(c.boots.size).toBeLessThanOrEqual(64);
+    let lost = c.lostRetired;
+    for (const b of c.boots.values()) lost += b.max - b.seen;
+    expect(lost).toBe(4999);
+    expect(engine.clockOffset('fuzz')).toBe(0);
   });
 });
