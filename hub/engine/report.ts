@@ -81,70 +81,179 @@ export interface ReportInput {
 }
 
 export function buildReport(input: ReportInput): Report {
-  const { fromMs, toMs, tz } = input;
-  const total = emptyAcc();
-  const hours = Array.from({ length: 24 }, emptyAcc);
-  const days = Array.from({ length: 7 }, emptyAcc);
-  const staff = new Map<string, { greets: number; met: number; ttgSum: number }>();
-  const ttgs: number[] = [];
-  let pending = 0;
-  const seen = new Set<string>();
+  const acc = new ReportAccumulator(input.store, input.fromMs, input.toMs, input.tz);
+  for (const v of input.visits) acc.add(v);
+  for (const t of input.orphanTimes ?? []) acc.addOrphan(t);
+  return acc.report();
+}
 
-  for (const v of input.visits) {
+interface StaffAcc {
+  greets: number;
+  met: number;
+  ttgSum: number;
+}
+
+/**
+ * The report of one period, kept as visits come (the live hub's "today": final visits are
+ * added once, the provisional ones merged in at each read without being kept). The first
+ * record of a party counts; later ones are ignored.
+ */
+export class ReportAccumulator {
+  readonly #store: string;
+  readonly #fromMs: number;
+  readonly #toMs: number;
+  readonly #tz: TimeZone;
+  #total = emptyAcc();
+  #hours = Array.from({ length: 24 }, emptyAcc);
+  #days = Array.from({ length: 7 }, emptyAcc);
+  #staff = new Map<string, StaffAcc>();
+  /** TTGs in ascending order */
+  #ttgs: number[] = [];
+  #pending = 0;
+  #orphans = 0;
+  #seen = new Set<string>();
+
+  constructor(store: string, fromMs: number, toMs: number, tz: TimeZone) {
+    this.#store = store;
+    this.#fromMs = fromMs;
+    this.#toMs = toMs;
+    this.#tz = tz;
+  }
+
+  get fromMs(): number {
+    return this.#fromMs;
+  }
+
+  has(party: string): boolean {
+    return this.#seen.has(party);
+  }
+
+  add(v: Visit): void {
     const t = Date.parse(v.entryTime);
-    if (!(t >= fromMs && t < toMs) || seen.has(v.party)) continue;
-    seen.add(v.party);
+    if (!(t >= this.#fromMs && t < this.#toMs) || this.#seen.has(v.party)) return;
+    this.#seen.add(v.party);
     if (v.outcome === 'pending') {
-      pending++;
-      continue;
+      this.#pending++;
+      return;
     }
-    const local = tz.hourWeekday(t);
-    add(total, v);
-    add(hours[local.hour]!, v);
-    add(days[local.weekday]!, v);
+    const local = this.#tz.hourWeekday(t);
+    add(this.#total, v);
+    add(this.#hours[local.hour]!, v);
+    add(this.#days[local.weekday]!, v);
     if ((v.outcome === 'met' || v.outcome === 'late') && v.ttgS !== undefined) {
-      ttgs.push(v.ttgS);
+      insertAscending(this.#ttgs, v.ttgS);
       if (v.staff !== undefined) {
-        const s = staff.get(v.staff) ?? { greets: 0, met: 0, ttgSum: 0 };
+        const s = this.#staff.get(v.staff) ?? { greets: 0, met: 0, ttgSum: 0 };
         s.greets++;
         if (v.outcome === 'met') s.met++;
         s.ttgSum += v.ttgS;
-        staff.set(v.staff, s);
+        this.#staff.set(v.staff, s);
       }
     }
   }
-  ttgs.sort((a, b) => a - b);
-  let orphanGreets = 0;
-  for (const t of input.orphanTimes ?? []) if (t >= fromMs && t < toMs) orphanGreets++;
 
-  const b = bucket(total);
-  const byStaff: Report['byStaff'] = {};
-  for (const id of [...staff.keys()].sort()) {
-    const s = staff.get(id)!;
-    byStaff[id] = { greets: s.greets, met: s.met, asgS: s.greets > 0 ? sec(s.ttgSum / s.greets) : null };
+  addOrphan(t: number): void {
+    if (t >= this.#fromMs && t < this.#toMs) this.#orphans++;
   }
-  const p50 = nearestRank(ttgs, 50);
-  const p90 = nearestRank(ttgs, 90);
-  return {
-    store: input.store,
-    from: new Date(fromMs).toISOString(),
-    to: new Date(toMs).toISOString(),
-    visits: b.visits,
-    met: b.met,
-    late: b.late,
-    walkouts: b.walkouts,
-    shortWalkouts: b.shortWalkouts,
-    missed: b.missed,
-    pending,
-    serviceLevel: b.serviceLevel,
-    serviceLevelStrict: b.visits > 0 ? b.met / b.visits : null,
-    asgS: b.asgS,
-    p50S: p50 === null ? null : sec(p50),
-    p90S: p90 === null ? null : sec(p90),
-    maxS: ttgs.length ? sec(ttgs[ttgs.length - 1]!) : null,
-    byHour: hours.map((a, hour) => ({ hour, ...bucket(a) })),
-    byWeekday: days.map((a, i) => ({ weekday: WEEKDAYS[i]!, ...bucket(a) })),
-    byStaff,
-    orphanGreets,
-  };
+
+  /** the report, with `extra` visits and orphan times counted as if added (this accumulator is not changed) */
+  report(extra?: { visits: Iterable<Visit>; orphanTimes: Iterable<number> }): Report {
+    if (!extra) return this.#build();
+    const c = this.#copy();
+    for (const v of extra.visits) c.add(v);
+    for (const t of extra.orphanTimes) c.addOrphan(t);
+    return c.#build();
+  }
+
+  /** a copy for one read: its TTG list is merged apart, the rest is small */
+  #copy(): ReportAccumulator {
+    const c = new ReportAccumulator(this.#store, this.#fromMs, this.#toMs, this.#tz);
+    c.#total = { ...this.#total };
+    c.#hours = this.#hours.map((a) => ({ ...a }));
+    c.#days = this.#days.map((a) => ({ ...a }));
+    c.#staff = new Map([...this.#staff].map(([k, v]) => [k, { ...v }]));
+    c.#ttgs = [];
+    c.#base = this;
+    c.#pending = this.#pending;
+    c.#orphans = this.#orphans;
+    c.#seen = new Overlay(this.#seen);
+    return c;
+  }
+  /** for a copy: the accumulator whose TTGs it adds to */
+  #base: ReportAccumulator | undefined;
+
+  #build(): Report {
+    const b = bucket(this.#total);
+    const byStaff: Report['byStaff'] = {};
+    for (const id of [...this.#staff.keys()].sort()) {
+      const s = this.#staff.get(id)!;
+      byStaff[id] = { greets: s.greets, met: s.met, asgS: s.greets > 0 ? sec(s.ttgSum / s.greets) : null };
+    }
+    const base = this.#base ? this.#base.#ttgs : [];
+    const mine = this.#ttgs;
+    const n = base.length + mine.length;
+    const rank = (p: number) => (n === 0 ? null : kthOfTwo(base, mine, Math.max(1, Math.ceil((p / 100) * n)) - 1));
+    const p50 = rank(50);
+    const p90 = rank(90);
+    const max = n === 0 ? null : Math.max(base.at(-1) ?? -Infinity, mine.at(-1) ?? -Infinity);
+    return {
+      store: this.#store,
+      from: new Date(this.#fromMs).toISOString(),
+      to: new Date(this.#toMs).toISOString(),
+      visits: b.visits,
+      met: b.met,
+      late: b.late,
+      walkouts: b.walkouts,
+      shortWalkouts: b.shortWalkouts,
+      missed: b.missed,
+      pending: this.#pending,
+      serviceLevel: b.serviceLevel,
+      serviceLevelStrict: b.visits > 0 ? b.met / b.visits : null,
+      asgS: b.asgS,
+      p50S: p50 === null ? null : sec(p50),
+      p90S: p90 === null ? null : sec(p90),
+      maxS: max === null ? null : sec(max),
+      byHour: this.#hours.map((a, hour) => ({ hour, ...bucket(a) })),
+      byWeekday: this.#days.map((a, i) => ({ weekday: WEEKDAYS[i]!, ...bucket(a) })),
+      byStaff,
+      orphanGreets: this.#orphans,
+    };
+  }
+}
+
+/** a set that reads through to another and keeps its own additions apart */
+class Overlay extends Set<string> {
+  readonly #under: ReadonlySet<string>;
+  constructor(under: ReadonlySet<string>) {
+    super();
+    this.#under = under;
+  }
+  override has(x: string): boolean {
+    return super.has(x) || this.#under.has(x);
+  }
+}
+
+function insertAscending(a: number[], x: number): void {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === a.length) a.push(x);
+  else a.splice(lo, 0, x);
+}
+
+/** the k-th smallest (0-based) of two ascending arrays, in O(log n) steps */
+function kthOfTwo(a: readonly number[], b: readonly number[], k: number): number {
+  const m = k + 1; // how many smallest to take: i from a, m − i from b
+  let lo = Math.max(0, m - b.length);
+  let hi = Math.min(m, a.length);
+  while (lo < hi) {
+    const i = (lo + hi) >> 1;
+    if (a[i]! < b[m - i - 1]!) lo = i + 1; // a's next is smaller than b's last taken: take more from a
+    else hi = i;
+  }
+  return Math.max(lo > 0 ? a[lo - 1]! : -Infinity, m - lo > 0 ? b[m - lo - 1]! : -Infinity);
 }

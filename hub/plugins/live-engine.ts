@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import type { IndicatorLevel, LiveSnapshot, NodeHealth, NodeStatus, OpenParty, Report, Visit } from '../../contract/index.ts';
+import type { IndicatorLevel, LiveChange, LiveSnapshot, NodeHealth, NodeStatus, OpenParty, Report, Visit } from '../../contract/index.ts';
 import { GwError, ErrorCodes, indicatorLevel, partyLevel, parseSource, type GwEvent } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import type { GreetEngine, LiveView } from '../engine/engine.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
-import { buildReport } from '../engine/report.ts';
+import { buildReport, ReportAccumulator } from '../engine/report.ts';
 import { engineFor, parseTraceLine, storeCheck } from '../engine/replay.ts';
 import { NodeFaults } from '../node-faults.ts';
 import { nodeEffectiveConfig } from '../../firmware-config/hash.ts';
@@ -13,8 +13,11 @@ import { closedToVisit, openPartyToVisit } from '../engine/visits.ts';
 
 // Runs the greeting engine live: feeds it accepted events, lets hub time pass,
 // publishes final visits on the bus, and keeps the live view (floor, indicators,
-// today's figures). On start it replays the recorded trace so a hub killed with
-// -9 comes back with the parties it had open.
+// today's figures). Changes to the waiting list go on the bus as they happen
+// (README "Live stream"): after each turn of the event loop that brought events,
+// and on each tick for what time changes (levels, expiries). The full snapshot is
+// built only when asked for, at most once a second. On start it replays the
+// recorded trace so a hub killed with -9 comes back with the parties it had open.
 
 export interface LiveEngineApi {
   readonly tz: TimeZone;
@@ -24,8 +27,10 @@ export interface LiveEngineApi {
 }
 
 export interface LiveEngineOptions {
-  /** how often hub time advances and the live view is rebuilt */
+  /** how often hub time advances (levels, expiries, final visits) */
   tickMs?: number;
+  /** a snapshot younger than this is served as it is [1000] */
+  snapshotMaxAgeMs?: number;
   /** how far back recorded traces are replayed on start */
   recoverMs?: number;
 }
@@ -35,14 +40,20 @@ const KEEP_MS = 48 * 3_600_000;
 export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   let timer: NodeJS.Timeout | undefined;
   const offBus: (() => void)[] = [];
-  /** final visits of the last 48 h, by party: reports stay right while the store catches up */
-  const recentFinal = new Map<string, Visit>();
+  /** final visits of the last 48 h, by party, about in entry order: reports stay right while the store catches up */
+  const recentFinal = new Map<string, { v: Visit; entryMs: number }>();
   const orphanTimes: number[] = [];
   const status = new Map<string, { status: NodeStatus; at: number }>();
   const faults = new NodeFaults();
   let level: IndicatorLevel = 'off';
   let view: LiveView | undefined;
-  let snapshot: LiveSnapshot | undefined;
+  let snapshot: { at: number; value: LiveSnapshot } | undefined;
+  /** today's final visits and orphan greets, kept as they come */
+  let today: ReportAccumulator | undefined;
+  /** the waiting list as last pushed, by party */
+  let shown = new Map<string, OpenParty>();
+  let deltaSeq = 0;
+  let flushQueued: NodeJS.Immediate | undefined;
 
   return {
     name: 'live-engine',
@@ -96,9 +107,14 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         return { engine: e, visits, orphans, events };
       };
 
+      const keepFinal = (v: Visit) => {
+        const entryMs = Date.parse(v.entryTime);
+        recentFinal.set(v.party, { v, entryMs });
+        today?.add(v);
+      };
       const start = replayTraces(ctx.config, true);
       let eng = start.engine;
-      for (const v of start.visits) recentFinal.set(v.party, v);
+      for (const v of start.visits) keepFinal(v);
       orphanTimes.push(...start.orphans);
       if (start.events) log.info({ events: start.events, visits: start.visits.length }, 'recovered state from recorded traces');
       // re-stored (idempotent per party) in one batch, not re-published: subscribers had them;
@@ -108,12 +124,15 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       /** live: final visits go on the bus (history, MQTT), each party once */
       const takeFinal = () => {
         const out = eng.drainFinal();
-        for (const o of out.orphans) orphanTimes.push(o.t);
+        for (const o of out.orphans) {
+          orphanTimes.push(o.t);
+          today?.addOrphan(o.t);
+        }
         for (const cv of out.visits) {
           const v = closedToVisit(store, cv);
           // a party already final under the rules before a reload keeps that outcome
           if (recentFinal.has(v.party)) continue;
-          recentFinal.set(v.party, v);
+          keepFinal(v);
           ctx.bus.emit('visit:final', { visit: v });
         }
       };
@@ -121,7 +140,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       // today's final visits from history, so the floor's "today" survives restarts
       try {
         const from = eng.tz.startOfDay(ctx.clock.now());
-        for (const v of await ctx.store.query(store, from, from + 36 * 3_600_000)) if (!recentFinal.has(v.party)) recentFinal.set(v.party, v);
+        for (const v of await ctx.store.query(store, from, from + 36 * 3_600_000)) if (!recentFinal.has(v.party)) keepFinal(v);
       } catch (err) {
         log.warn({ err: (err as Error).message, code: ErrorCodes.STORE_IO }, 'could not load today from history');
       }
@@ -131,6 +150,11 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           eng.ingest(event, recvMs);
           noteFault(eng, event, recvMs);
           view = undefined;
+          // one look at the waiting list per turn of the event loop, however many events it brought
+          flushQueued ??= setImmediate(() => {
+            flushQueued = undefined;
+            pushChanges(ctx.clock.now());
+          });
         }),
         ctx.bus.on('node:status', ({ node, status: s, recvMs }) => {
           status.set(node, { status: s, at: recvMs });
@@ -144,9 +168,10 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           const next = replayTraces(config, false);
           eng = next.engine;
           orphanTimes.splice(0, orphanTimes.length, ...next.orphans);
-          for (const v of next.visits) if (!recentFinal.has(v.party)) recentFinal.set(v.party, v);
+          for (const v of next.visits) if (!recentFinal.has(v.party)) keepFinal(v);
           view = undefined;
           snapshot = undefined;
+          today = undefined; // orphans were replaced: counted again from scratch
           log.info({ events: next.events, ms: Math.round(performance.now() - t0) }, 'engine rebuilt for the new config');
         }),
       );
@@ -170,7 +195,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           const c = eng.nodeCounters(node);
           const st = status.get(node);
           const off = eng.clockOffset(node);
-          let lost = 0;
+          let lost = c.lostRetired;
           for (const b of c.boots.values()) lost += b.max - b.seen;
           const lastSeenMs = Math.max(c.lastRecv ?? -Infinity, st?.at ?? -Infinity);
           const on = st?.status.state === 'online' ? st.status : null;
@@ -205,54 +230,100 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         ...lv.waiting.map((p) => openPartyToVisit(store, p)),
       ];
 
+      const openParty = (p: LiveView['waiting'][number], now: number): OpenParty => {
+        const waitingS = Math.max(0, now - p.entry) / 1000;
+        return {
+          party: p.id,
+          entryTime: new Date(p.entry).toISOString(),
+          waitingS,
+          size: p.size,
+          level: partyLevel(waitingS, p.breach !== undefined, cfgNow().rules),
+          leaving: p.mark !== undefined,
+          breached: p.breach !== undefined,
+        };
+      };
+
+      /** today's report: the kept final part plus what the live view holds (final records first) */
+      const todayReport = (lv: LiveView, now: number): Report => {
+        const from = eng.tz.startOfDay(now);
+        if (today?.fromMs !== from) {
+          today = new ReportAccumulator(store, from, eng.tz.startOfDay(from + 36 * 3_600_000), eng.tz);
+          for (const { v } of recentFinal.values()) today.add(v);
+          for (const t of orphanTimes) today.addOrphan(t);
+        }
+        return today.report({ visits: visitsFor(lv), orphanTimes: lv.provisionalOrphans.map((o) => o.t) });
+      };
+
       const build = (now: number): LiveSnapshot => {
         const lv = liveView(now);
-        const open: OpenParty[] = lv.waiting.map((p) => {
-          const waitingS = Math.max(0, now - p.entry) / 1000;
-          return {
-            party: p.id,
-            entryTime: new Date(p.entry).toISOString(),
-            waitingS,
-            size: p.size,
-            level: partyLevel(waitingS, p.breach !== undefined, cfgNow().rules),
-            leaving: p.mark !== undefined,
-            breached: p.breach !== undefined,
-          };
-        });
-        const from = eng.tz.startOfDay(now);
-        const to = eng.tz.startOfDay(from + 36 * 3_600_000);
-        const today = buildReport({
-          store,
-          fromMs: from,
-          toMs: to,
-          tz: eng.tz,
-          visits: [...visitsFor(lv), ...recentFinal.values()],
-          orphanTimes: [...orphanTimes, ...lv.provisionalOrphans.map((o) => o.t)],
-        });
         return {
           store,
           now: new Date(now).toISOString(),
           rules: { warnAtS: cfgNow().rules.warnAtS, greetWithinS: cfgNow().rules.greetWithinS },
-          open,
-          today,
+          open: lv.waiting.map((p) => openParty(p, now)),
+          today: todayReport(lv, now),
           nodes: nodesHealth(),
           history: { enabled: ctx.store.persistent, detail: ctx.store.detail },
           journal: { written: ctx.recorder.stats().written, failed: ctx.metrics.traceFailures, lastError: ctx.metrics.lastTraceError },
         };
       };
 
+      /** why a party left the waiting list, as far as the live view knows */
+      const goneChange = (party: string, lv: LiveView, provisional: () => Map<string, Visit>): LiveChange => {
+        const g = lv.greeted.find((p) => p.id === party);
+        if (g) return { kind: 'gone', party, reason: 'greeted', outcome: g.greetedOutcome ?? 'late', ...(g.ttg !== undefined ? { ttgS: g.ttg / 1000 } : {}) };
+        const v = recentFinal.get(party)?.v ?? provisional().get(party);
+        if (v) return { kind: 'gone', party, reason: v.greetTime !== undefined ? 'greeted' : 'closed', outcome: v.outcome, ...(v.ttgS !== undefined ? { ttgS: v.ttgS } : {}) };
+        return { kind: 'gone', party, reason: 'withdrawn' };
+      };
+
+      /** compares the waiting list with what was last pushed; pushes the difference. Returns the open parties. */
+      const pushChanges = (now: number): OpenParty[] => {
+        const lv = liveView(now);
+        const open = lv.waiting.map((p) => openParty(p, now));
+        const changes: LiveChange[] = [];
+        const next = new Map<string, OpenParty>();
+        for (const p of open) {
+          next.set(p.party, p);
+          const was = shown.get(p.party);
+          if (!was || was.level !== p.level || was.size !== p.size || was.leaving !== p.leaving || was.breached !== p.breached || was.entryTime !== p.entryTime) changes.push({ kind: 'open', party: p });
+        }
+        let prov: Map<string, Visit> | undefined;
+        const provisional = () => (prov ??= new Map(lv.provisional.map((cv) => [cv.party, closedToVisit(store, cv)])));
+        for (const party of shown.keys()) if (!next.has(party)) changes.push(goneChange(party, lv, provisional));
+        shown = next;
+        if (changes.length) ctx.bus.emit('live:delta', { delta: { store, now: new Date(now).toISOString(), seq: ++deltaSeq, changes } });
+        return open;
+      };
+
+      const prune = (now: number) => {
+        // forget what no report of "recent" needs any more: entries come about in entry order,
+        // so the front holds the oldest (a straggler waits for the next full sweep)
+        const cutoff = now - KEEP_MS;
+        for (const [k, r] of recentFinal) {
+          if (r.entryMs >= cutoff) break;
+          recentFinal.delete(k);
+        }
+        let n = 0;
+        while (n < orphanTimes.length && orphanTimes[n]! < cutoff) n++;
+        if (n) orphanTimes.splice(0, n);
+      };
+      let lastSweep = ctx.clock.now();
+
       const tick = () => {
         const now = ctx.clock.now();
         eng.advance(now);
         takeFinal();
-        // forget what no report of "recent" needs any more
-        const cutoff = now - KEEP_MS;
-        for (const [k, v] of recentFinal) if (Date.parse(v.entryTime) < cutoff) recentFinal.delete(k);
-        while (orphanTimes.length && orphanTimes[0]! < cutoff) orphanTimes.shift();
+        prune(now);
+        if (now - lastSweep > 600_000) {
+          lastSweep = now;
+          const cutoff = now - KEEP_MS;
+          for (const [k, r] of recentFinal) if (r.entryMs < cutoff) recentFinal.delete(k);
+        }
         view = undefined;
-        snapshot = build(now);
+        const open = pushChanges(now);
         // CONTRACT.md "Store rules" (warnAtS, greetWithinS): cmd indicate follows the worst waiting party
-        const next = indicatorLevel(snapshot.open.map((p) => p.level));
+        const next = indicatorLevel(open.map((p) => p.level));
         if (next !== level) {
           level = next;
           for (const n of cfgNow().nodes) if (n.indicator) ctx.bus.emit('indicator:set', { node: n.id, level });
@@ -265,7 +336,11 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         get tz() {
           return eng.tz;
         },
-        snapshot: () => snapshot ?? build(ctx.clock.now()),
+        snapshot: () => {
+          const now = ctx.clock.now();
+          if (!snapshot || now - snapshot.at >= (opts.snapshotMaxAgeMs ?? 1000) || now < snapshot.at) snapshot = { at: now, value: build(now) };
+          return snapshot.value;
+        },
         async report(fromMs, toMs) {
           let stored: Visit[] = [];
           const warnings: string[] = [];
@@ -278,8 +353,9 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             warnings.push(`${code}: history could not be read (${(err as Error).message}); figures cover only the last 48 h the hub holds in memory`);
           }
           const now = ctx.clock.now();
-          // live view first: buildReport keeps the first record of a party
-          const visits = [...visitsFor(liveView(now)), ...recentFinal.values(), ...stored];
+          // buildReport keeps the first record of a party: final ones first (a party final before
+          // a reload keeps that outcome, as on the bus), then history, then the live view
+          const visits = [...[...recentFinal.values()].map((r) => r.v), ...stored, ...visitsFor(liveView(now))];
           const report = buildReport({ store, fromMs, toMs, tz: eng.tz, visits, orphanTimes: [...orphanTimes, ...liveView(now).provisionalOrphans.map((o) => o.t)] });
           return warnings.length ? { ...report, warnings } : report;
         },
@@ -288,6 +364,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      if (flushQueued) clearImmediate(flushQueued);
+      flushQueued = undefined;
       for (const off of offBus.splice(0)) off();
     },
   };
