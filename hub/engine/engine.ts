@@ -1,5 +1,5 @@
 import type { GwEvent } from '../../contract/index.ts';
-import { parseSource } from '../../contract/index.ts';
+import { parseSource, timeMs } from '../../contract/index.ts';
 import type { OpeningHours, Rules } from '../../firmware-config/schema.ts';
 import { ClockSync } from './clock-sync.ts';
 import { VisitMachine, type ClosedVisit, type Ending, type MachineInput, type Party } from './machine.ts';
@@ -57,6 +57,20 @@ interface Logged {
   tr: Ending;
 }
 
+interface SourceInfo {
+  node: string;
+  /** of this engine's store: the node id names the source */
+  ours: boolean;
+  counters: NodeCounters;
+  /** the boot of the source's last event, and its clock key */
+  bootid: string | undefined;
+  clock: string;
+  /** de-duplication: event id → receive minute, in arrival order */
+  seen: Map<string, number>;
+}
+
+const EMPTY_FINAL: FinalOutput = Object.freeze({ visits: [], orphans: [] });
+
 /** boots kept per node, for gap counts and clock estimates; older ones are folded into a sum */
 const MAX_BOOTS = 16;
 /** live machine checkpoints kept: recent ones close together, older ones thinned out */
@@ -80,8 +94,8 @@ export interface OrphanGreet {
 }
 
 export interface FinalOutput {
-  visits: ClosedVisit[];
-  orphans: OrphanGreet[];
+  readonly visits: readonly ClosedVisit[];
+  readonly orphans: readonly OrphanGreet[];
 }
 
 export interface LiveView {
@@ -111,8 +125,9 @@ export class GreetEngine {
   readonly #buttonStaff: ReadonlyMap<string, string>;
   readonly #clock: ClockSync;
   readonly #dedupeWindowMs: number;
-  /** de-duplication key → receive minute (a small integer, stored unboxed); in arrival order */
-  readonly #seen = new Map<string, number>();
+  /** de-duplication entries held, over all sources (each source keeps its own: id → receive minute) */
+  #seenCount = 0;
+  #seenSincePrune = 0;
   /** events not yet committed, in (corrected time, rank, key) order, from #head on */
   #pend: Buffered[] = [];
   #head = 0;
@@ -122,7 +137,8 @@ export class GreetEngine {
   readonly #nodes = new Map<string, NodeCounters>();
   /** node → clock key of its latest boot, for /live */
   readonly #latestClock = new Map<string, string>();
-  #final: FinalOutput = { visits: [], orphans: [] };
+  readonly #sources = new Map<string, SourceInfo>();
+  #final: { visits: ClosedVisit[]; orphans: OrphanGreet[] } = { visits: [], orphans: [] };
   #hubNow = -Infinity;
   /** latest corrected time of any event, for finish() */
   #lastT = -Infinity;
@@ -153,7 +169,7 @@ export class GreetEngine {
   }
   /** de-duplication keys held (the last dedupeWindowMs of events) */
   get dedupeCount(): number {
-    return this.#seen.size;
+    return this.#seenCount;
   }
   get committedMachine(): Readonly<VisitMachine> {
     return this.#committed;
@@ -187,27 +203,26 @@ export class GreetEngine {
 
   /** Takes one validated event received at hub time `recvMs`. */
   ingest(ev: GwEvent, recvMs: number): IngestStatus {
-    const src = parseSource(ev.source);
-    const node = src?.node ?? ev.source;
-    const nodeMs = Date.parse(ev.time);
-    const counters = this.#countersFor(node);
+    const src = this.#source(ev.source);
+    const node = src.node;
+    const nodeMs = timeMs(ev.time);
+    const counters = src.counters;
     // every copy is a clock sample: the minimum is the same whatever copy came first.
     // `senttime` (our extension) is when the node sent it: a crossing is sent when the
     // person has passed both beams, a flush long after; without it `time` stands in.
-    const clock = `${node}/${ev.bootid}`;
-    const sentMs = ev.senttime !== undefined ? Date.parse(ev.senttime) : nodeMs;
-    this.#noteBoot(counters, node, ev.bootid, clock);
+    const clock = src.bootid === ev.bootid && counters.boots.has(ev.bootid) ? src.clock : this.#noteBoot(src, ev.bootid);
+    const sentMs = ev.senttime !== undefined ? timeMs(ev.senttime) : nodeMs;
     this.#clock.observe(clock, Number.isFinite(sentMs) ? sentMs : nodeMs, recvMs);
-    this.#latestClock.set(node, clock);
-    // one string serves as de-duplication key, buffer key and party id: (source, id) within this store
-    const key = src?.store === this.store ? `${node}/${ev.id}` : `${ev.source}\u0000${ev.id}`;
-    if (this.#seen.has(key)) {
+    // (source, id) is the key (CONTRACT.md); each source holds its ids
+    if (src.seen.has(ev.id)) {
       this.#setNow(recvMs);
       counters.duplicates++;
       return 'duplicate';
     }
-    this.#seen.set(key, Math.floor(recvMs / 60_000));
-    this.#pruneSeen(recvMs);
+    // the receive minute: a small integer, stored unboxed
+    src.seen.set(ev.id, Math.floor(recvMs / 60_000));
+    this.#seenCount++;
+    if (++this.#seenSincePrune >= 4096) this.#pruneSeen(recvMs);
     counters.events++;
     counters.lastRecv = counters.lastRecv === null ? recvMs : Math.max(counters.lastRecv, recvMs);
     const boot = counters.boots.get(ev.bootid)!;
@@ -218,7 +233,7 @@ export class GreetEngine {
     // before (and with) it, so live and replay, whatever their ticks, correct alike
     const t = nodeMs + (this.#clock.offset(clock) ?? 0);
     this.#lastT = Math.max(this.#lastT, t);
-    const b = this.#toBuffered(ev, key, t);
+    const b = this.#toBuffered(ev, src, t);
     // hub time is now at least this event's arrival: commit what that makes final first
     this.advance(recvMs);
     if (!b) return 'accepted';
@@ -269,6 +284,7 @@ export class GreetEngine {
   /** Final visits and orphan greets since the last call. */
   drainFinal(): FinalOutput {
     const out = this.#final;
+    if (out.visits.length === 0 && out.orphans.length === 0) return EMPTY_FINAL;
     this.#final = { visits: [], orphans: [] };
     return out;
   }
@@ -398,29 +414,47 @@ export class GreetEngine {
     cks.splice(drop, 1);
   }
 
-  /** keeps the node's latest MAX_BOOTS boots (by last event), with their clocks */
-  #noteBoot(counters: NodeCounters, node: string, bootid: string, clock: string): void {
-    const boots = counters.boots;
+  /** what one source's events share: parsed once, with its node's counters and latest boot */
+  #source(source: string): SourceInfo {
+    let info = this.#sources.get(source);
+    if (info) return info;
+    const p = parseSource(source);
+    const node = p?.node ?? source;
+    info = { node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, clock: '', seen: new Map() };
+    this.#sources.set(source, info);
+    return info;
+  }
+
+  /** a boot other than the source's last: keeps the node's latest MAX_BOOTS (by last event), with their clocks */
+  #noteBoot(src: SourceInfo, bootid: string): string {
+    const clock = `${src.node}/${bootid}`;
+    src.bootid = bootid;
+    src.clock = clock;
+    this.#latestClock.set(src.node, clock);
+    const boots = src.counters.boots;
     const b = boots.get(bootid);
     if (b) {
       boots.delete(bootid);
       boots.set(bootid, b);
-      return;
+      return clock;
     }
     boots.set(bootid, { max: 0, seen: 0 });
-    if (boots.size <= MAX_BOOTS) return;
+    if (boots.size <= MAX_BOOTS) return clock;
     const [oldest, old] = boots.entries().next().value!;
     boots.delete(oldest);
-    counters.lostRetired += old.max - old.seen;
-    const oldClock = `${node}/${oldest}`;
-    if (oldClock !== clock) this.#clock.forget(oldClock);
+    src.counters.lostRetired += old.max - old.seen;
+    this.#clock.forget(`${src.node}/${oldest}`);
+    return clock;
   }
 
   #setNow(ms: number): void {
     if (ms > this.#hubNow) this.#hubNow = ms;
   }
 
-  #toBuffered(ev: GwEvent, key: string, t: number): Buffered | null {
+  #toBuffered(ev: GwEvent, src: SourceInfo, t: number): Buffered | null {
+    if (!(ev.type in RANK)) return null;
+    // buffer key and party id: the node and the event id (another store's source stays whole)
+    const key = src.ours ? `${src.node}/${ev.id}` : `${ev.source}\u0000${ev.id}`;
     switch (ev.type) {
       case 'greetwatch.entry.v1':
         return { kind: 'entry', t, key, direction: ev.data.direction, rank: RANK[ev.type] };
@@ -462,13 +496,17 @@ export class GreetEngine {
   }
 
   #pruneSeen(recvMs: number): void {
-    if (this.#seen.size % 4096 !== 0) return;
+    this.#seenSincePrune = 0;
     const cutoff = Math.floor((recvMs - this.#dedupeWindowMs) / 60_000);
-    for (const [k, minute] of this.#seen) {
-      if (minute >= cutoff) break;
-      this.#seen.delete(k);
+    for (const src of this.#sources.values()) {
+      for (const [id, minute] of src.seen) {
+        if (minute >= cutoff) break;
+        src.seen.delete(id);
+        this.#seenCount--;
+      }
     }
   }
+
 }
 
 function cmpTie(a: Buffered, b: Buffered): number {

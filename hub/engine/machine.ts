@@ -117,6 +117,7 @@ interface MsRules {
 }
 
 const s2ms = (s: number) => Math.round(s * 1000);
+const NONE: readonly Transition[] = Object.freeze([]);
 
 export class VisitMachine {
   readonly #r: MsRules;
@@ -179,8 +180,9 @@ export class VisitMachine {
   }
 
   /** Takes the transitions produced since the last call. */
-  drain(): Transition[] {
+  drain(): readonly Transition[] {
     const out = this.#out;
+    if (out.length === 0) return NONE;
     this.#out = [];
     return out;
   }
