@@ -204,7 +204,6 @@ export class GreetEngine {
   /** Takes one validated event received at hub time `recvMs`. */
   ingest(ev: GwEvent, recvMs: number): IngestStatus {
     const src = this.#source(ev.source);
-    const node = src.node;
     const nodeMs = timeMs(ev.time);
     const counters = src.counters;
     // every copy is a clock sample: the minimum is the same whatever copy came first.
