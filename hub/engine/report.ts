@@ -107,8 +107,9 @@ export class ReportAccumulator {
   #hours = Array.from({ length: 24 }, emptyAcc);
   #days = Array.from({ length: 7 }, emptyAcc);
   #staff = new Map<string, StaffAcc>();
-  /** TTGs in ascending order */
+  /** TTGs, sorted ascending when #sorted (sorted at the next read: TimSort makes a few new ones cheap) */
   #ttgs: number[] = [];
+  #sorted = true;
   #pending = 0;
   #orphans = 0;
   #seen = new Set<string>();
@@ -141,7 +142,8 @@ export class ReportAccumulator {
     add(this.#hours[local.hour]!, v);
     add(this.#days[local.weekday]!, v);
     if ((v.outcome === 'met' || v.outcome === 'late') && v.ttgS !== undefined) {
-      insertAscending(this.#ttgs, v.ttgS);
+      this.#ttgs.push(v.ttgS);
+      this.#sorted = false;
       if (v.staff !== undefined) {
         const s = this.#staff.get(v.staff) ?? { greets: 0, met: 0, ttgSum: 0 };
         s.greets++;
@@ -182,7 +184,15 @@ export class ReportAccumulator {
   /** for a copy: the accumulator whose TTGs it adds to */
   #base: ReportAccumulator | undefined;
 
+  #sortTtgs(): void {
+    if (this.#sorted) return;
+    this.#ttgs.sort((a, b) => a - b);
+    this.#sorted = true;
+  }
+
   #build(): Report {
+    this.#sortTtgs();
+    if (this.#base) this.#base.#sortTtgs();
     const b = bucket(this.#total);
     const byStaff: Report['byStaff'] = {};
     for (const id of [...this.#staff.keys()].sort()) {
@@ -231,18 +241,6 @@ class Overlay extends Set<string> {
   override has(x: string): boolean {
     return super.has(x) || this.#under.has(x);
   }
-}
-
-function insertAscending(a: number[], x: number): void {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo === a.length) a.push(x);
-  else a.splice(lo, 0, x);
 }
 
 /** the k-th smallest (0-based) of two ascending arrays, in O(log n) steps */
