@@ -122,11 +122,22 @@ export function mqttGuard(
       };
 
       const scan = headerScanner(o.maxPacketBytes);
+      // the acknowledgements of one journal commit go out in one write per client, not one each
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        socket.uncork();
+      };
       const stream = new Duplex({
         read() {
           socket.resume();
         },
         write(chunk: Buffer, _enc, cb) {
+          if (!corked) {
+            corked = true;
+            socket.cork();
+            process.nextTick(uncork);
+          }
           // what a client has not read waits in its socket, where it is measured; past the
           // limit the client is dropped (so the broker's writes never wait for it)
           socket.write(chunk);

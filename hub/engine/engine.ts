@@ -363,9 +363,10 @@ export class GreetEngine {
     if (this.#live && this.#dirtyFrom < this.#lPos) {
       const from = this.#dirtyFrom;
       while (this.#checkpoints.length && this.#checkpoints.at(-1)!.pos > from) this.#checkpoints.pop();
-      const ck = this.#checkpoints.at(-1);
+      // the checkpoint itself becomes the live machine (no copy): replaying makes new ones
+      const ck = this.#checkpoints.pop();
       if (ck) {
-        this.#live = ck.m.clone();
+        this.#live = ck.m;
         this.#lPos = ck.pos;
         while (this.#log.length && this.#log.at(-1)!.pos >= ck.pos) this.#log.pop();
       } else {

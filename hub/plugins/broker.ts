@@ -128,6 +128,8 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
         logRefusal(`guard:${reason}:${address ?? ''}`, { reason, address }, 'connection dropped by the guard');
       });
       const accept = (socket: net.Socket) => {
+        // a PUBACK is 4 bytes: with Nagle on it waits for the peer's delayed ACK (40 ms on Linux)
+        socket.setNoDelay(true);
         const stream = guard.accept(socket);
         if (stream) b.handle(stream);
       };
