@@ -16,7 +16,7 @@ import { closedToVisit, openPartyToVisit } from '../engine/visits.ts';
 // today's figures). Changes to the waiting list go on the bus as they happen
 // (README "Live stream"): after each turn of the event loop that brought events,
 // and on each tick for what time changes (levels, expiries). The full snapshot is
-// built only when asked for, at most once a second. On start it replays the
+// built only when asked for, once per change. On start it replays the
 // recorded trace so a hub killed with -9 comes back with the parties it had open.
 
 export interface LiveEngineApi {
@@ -29,8 +29,6 @@ export interface LiveEngineApi {
 export interface LiveEngineOptions {
   /** how often hub time advances (levels, expiries, final visits) */
   tickMs?: number;
-  /** a snapshot younger than this is served as it is [1000] */
-  snapshotMaxAgeMs?: number;
   /** how far back recorded traces are replayed on start */
   recoverMs?: number;
 }
@@ -47,7 +45,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   const faults = new NodeFaults();
   let level: IndicatorLevel = 'off';
   let view: LiveView | undefined;
-  let snapshot: { at: number; value: LiveSnapshot } | undefined;
+  /** the last snapshot built, until an event, a status, a reload or a tick changes what it shows */
+  let snapshot: LiveSnapshot | undefined;
   /** today's final visits and orphan greets, kept as they come */
   let today: ReportAccumulator | undefined;
   /** the waiting list as last pushed, by party */
@@ -150,6 +149,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           eng.ingest(event, recvMs);
           noteFault(eng, event, recvMs);
           view = undefined;
+          snapshot = undefined;
           // one look at the waiting list per turn of the event loop, however many events it brought
           flushQueued ??= setImmediate(() => {
             flushQueued = undefined;
@@ -158,6 +158,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         }),
         ctx.bus.on('node:status', ({ node, status: s, recvMs }) => {
           status.set(node, { status: s, at: recvMs });
+          snapshot = undefined;
           // a node that (re)connects gets the current indicator level (cmd is not retained)
           if (s.state === 'online') ctx.bus.emit('indicator:set', { node, level });
         }),
@@ -321,6 +322,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           for (const [k, r] of recentFinal) if (r.entryMs < cutoff) recentFinal.delete(k);
         }
         view = undefined;
+        snapshot = undefined;
         const open = pushChanges(now);
         // CONTRACT.md "Store rules" (warnAtS, greetWithinS): cmd indicate follows the worst waiting party
         const next = indicatorLevel(open.map((p) => p.level));
@@ -336,11 +338,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         get tz() {
           return eng.tz;
         },
-        snapshot: () => {
-          const now = ctx.clock.now();
-          if (!snapshot || now - snapshot.at >= (opts.snapshotMaxAgeMs ?? 1000) || now < snapshot.at) snapshot = { at: now, value: build(now) };
-          return snapshot.value;
-        },
+        snapshot: () => (snapshot ??= build(ctx.clock.now())),
         async report(fromMs, toMs) {
           let stored: Visit[] = [];
           const warnings: string[] = [];
