@@ -1,4 +1,4 @@
-// The live view's cost against the number of buffered events (npm run bench, section g):
+// The live view's cost against the number of buffered events (npm run bench, section d):
 // a store receiving `rate` events/s from `nodes` nodes whose clocks jitter by a few ms
 // (so arrivals are often out of order), with the reorder buffer full. Per tick (one view
 // after each batch of new events) the incremental GreetEngine.live() is timed against
@@ -70,7 +70,8 @@ export function measureLiveTick(opts: { rules: Rules; buffered: number; ticks?: 
   }
   eng.drainFinal();
   const heap = opts.heapUsed() - before;
-  const bytes = heap / eng.bufferedCount;
+  const filled = eng.bufferedCount;
+  const bytes = heap / filled;
   eng.live(last); // builds the live machine once
   const inc: number[] = [];
   const scratch: number[] = [];
@@ -92,14 +93,13 @@ export function measureLiveTick(opts: { rules: Rules; buffered: number; ticks?: 
   }
   // everything committed (hub time past the buffer), the de-duplication entries still held
   const open = eng.live(last).waiting.length + eng.live(last).greeted.length;
-  const buffered = eng.bufferedCount;
   eng.advance(last + reorderMs + 1);
   eng.drainFinal();
   const afterCommit = opts.heapUsed();
   // read after the heap figure: an engine no longer used could be collected before it
   const held = eng.dedupeCount;
   return {
-    buffered,
+    buffered: filled,
     openParties: open,
     incrementalP50Ms: pct(inc, 50),
     incrementalP99Ms: pct(inc, 99),

@@ -5,11 +5,20 @@
 //       the bare VisitMachine.apply; events/s and per-event latency p50/p99 (µs)
 //   (b) heap with 10,000 open parties (engine, and the bare machine), MB and bytes/party
 //   (c) replay throughput of the fixture traces (replayTrace: JSON parse, validate, engine, report)
-//   (d) cost of the live view engine.live(now) with 10,000 open parties (ms per call)
+//   (d) cost of the live view engine.live(now) with 10,000 open parties (ms per call), and
+//       per view after 100 new events with 10k, 100k and 200k events in the reorder buffer,
+//       incremental against rebuilt from scratch, with heap per buffered event and per
+//       de-duplication entry (bench/engine-live.ts)
 //   (e) the hub end to end on loopback: MQTT QoS 1 → validate → trace → engine (bench/hub-ingest.ts)
 //   (f) the edge agent on the gpio driver (fake onoff Gpio) and a real broker: input edge →
 //       PUBLISH latency p50/p99, agent RSS idle and while a 1 kHz chattering input is muted
 //       for --edge-seconds (default 60) (bench/edge-agent.ts)
+//   (g) greetwatch against the DIY peer (Mosquitto → Node-RED → InfluxDB, installed into a scratch
+//       folder outside the project) and a bare aedes, same events, interleaved runs (bench/compare.ts):
+//       sustained events/s, bursts and what they lose, PUBACK and entry → screen latency at a steady
+//       1,000 events/s, RSS. --quick skips the peer and shortens the loads; --steady-seconds [180];
+//       --run-timeout [300] bounds each run; --sizes 50000,100000 and --burst 200000 change the loads;
+//       --peer-tuned lifts mosquitto's queue limit; --no-compare skips (g); --compare-only runs only (g)
 // Prints a table, then the figures as JSON (to stdout, or to the --json file).
 
 import fs from 'node:fs';
@@ -27,10 +36,30 @@ import { engineFor, replayTrace } from '../hub/engine/replay.ts';
 import { FIXTURES } from '../scripts/make-fixtures.ts';
 import { simulateStore, type SimMessage } from '../test/helpers/store-sim.ts';
 import { measureEdgeLatency, measureEdgeMemory } from './edge-agent.ts';
+import { compareTable, runCompare } from './compare.ts';
 import { measureHubIngest } from './hub-ingest.ts';
+import { measureLiveTick, type LiveTickFigures } from './engine-live.ts';
+import { runCleanups, stopOnInterrupt } from './procs.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: args } = parseArgs({ options: { json: { type: 'string' }, events: { type: 'string' }, 'edge-seconds': { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    events: { type: 'string' },
+    'edge-seconds': { type: 'string' },
+    quick: { type: 'boolean' },
+    'steady-seconds': { type: 'string' },
+    'run-timeout': { type: 'string' },
+    'no-compare': { type: 'boolean' },
+    'compare-only': { type: 'boolean' },
+    sizes: { type: 'string' },
+    burst: { type: 'string' },
+    'peer-tuned': { type: 'boolean' },
+  },
+});
+const QUICK = args.quick === true;
+const COMPARE_ONLY = args['compare-only'] === true;
+stopOnInterrupt();
 const TARGET_EVENTS = Number(args.events ?? 200_000);
 const OPEN_PARTIES = 10_000;
 const started = performance.now();
@@ -234,110 +263,6 @@ report.environment = {
   loadAvg1m: os.loadavg()[0],
 };
 
-// (a)
-const tSim = performance.now();
-const msgs = largeTrace(cfg);
-const simS = (performance.now() - tSim) / 1000;
-engineRun(cfg, msgs.slice(0, 20_000), false); // warm-up (JIT)
-/** median of `n` untimed passes (the machine is shared: one pass can be unlucky) */
-function medianOf(n: number, run: () => number): number {
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    settle();
-    t.push(run());
-  }
-  return t.sort((a, b) => a - b)[Math.floor(n / 2)]!;
-}
-let engVisits = 0;
-const engTotal = medianOf(3, () => {
-  const r = engineRun(cfg, msgs, false);
-  engVisits = r.visits;
-  return r.total;
-});
-settle();
-const engTimed = engineRun(cfg, msgs, true);
-const engine = { ...summarizeRun(msgs.length, engTotal, engTimed.lat), visits: engVisits, passes: 3 };
-const inputs = toInputs(msgs);
-machineRun(cfg, inputs.slice(0, 20_000), false);
-const mTotal = medianOf(5, () => machineRun(cfg, inputs, false).total);
-settle();
-const mTimed = machineRun(cfg, inputs, true);
-const machine = { ...summarizeRun(inputs.length, mTotal, mTimed.lat), passes: 5 };
-report.throughput = {
-  trace: { events: msgs.length, simulatedDays: Math.ceil(TARGET_EVENTS / 2_150), simulationS: simS },
-  engine,
-  machine,
-};
-
-// (b)
-const openCfg = openConfig(cfg);
-const openMsgs = openPartyEvents(OPEN_PARTIES);
-const inputsOpen = openMsgs.map((m) => machineInput(m.ev, m.recvMs, m.ev.id)!);
-const base1 = heapUsed();
-const eng = engineFor(openCfg);
-for (const m of openMsgs) {
-  eng.ingest(m.ev, m.recvMs);
-  eng.advance(m.recvMs);
-}
-const engHeap = heapUsed() - base1;
-const open = eng.committedMachine.openCount + eng.bufferedCount;
-const base2 = heapUsed();
-const bare = new VisitMachine({ rules: openCfg.rules, isOpen: () => true });
-for (const i of inputsOpen) bare.apply(i);
-bare.drain();
-const machHeap = heapUsed() - base2;
-report.memory = {
-  openParties: { engine: open, committed: eng.committedMachine.openCount, buffered: eng.bufferedCount, machine: bare.openCount },
-  engineMB: engHeap / 2 ** 20,
-  engineBytesPerParty: engHeap / open,
-  machineMB: machHeap / 2 ** 20,
-  machineBytesPerParty: machHeap / bare.openCount,
-  gcForced: gc !== undefined,
-};
-
-// (d)
-const liveTimes: number[] = [];
-const liveNow = openMsgs[openMsgs.length - 1]!.recvMs + 1_000;
-let waiting = 0;
-for (let i = 0; i < 3; i++) eng.live(liveNow); // warm-up
-for (let i = 0; i < 30; i++) {
-  const a = now();
-  waiting = eng.live(liveNow).waiting.length;
-  liveTimes.push((now() - a) / 1000);
-}
-const liveSorted = Float64Array.from(liveTimes).sort();
-report.live = {
-  openParties: waiting,
-  calls: liveTimes.length,
-  meanMs: liveTimes.reduce((s, x) => s + x, 0) / liveTimes.length,
-  p50Ms: percentile(liveSorted, 50),
-  maxMs: liveSorted[liveSorted.length - 1]!,
-};
-
-// (c)
-const fixCfg = loadConfig(path.join(root, 'test', 'fixtures', 'store.yaml'));
-const replays: Record<string, unknown>[] = [];
-for (const f of FIXTURES) {
-  const file = path.join(root, 'test', 'fixtures', `${f.name}.jsonl`);
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  const times: number[] = [];
-  replayTrace(lines, fixCfg); // warm-up
-  let events = 0;
-  for (let i = 0; i < 7; i++) {
-    const a = now();
-    const r = replayTrace(lines, fixCfg);
-    times.push(now() - a);
-    events = r.events + r.duplicates;
-  }
-  times.sort((a, b) => a - b);
-  const med = times[Math.floor(times.length / 2)]!;
-  replays.push({ fixture: f.name, lines: events, bytes: fs.statSync(file).size, medianMs: med / 1000, eventsPerS: events / (med / 1e6) });
-}
-report.replay = replays;
-
-// ---------------------------------------------------------------------------
-// print
-
 const env = report.environment as Record<string, unknown>;
 const out: string[] = [];
 const table = (title: string, head: string[], rows: string[][]) => {
@@ -349,56 +274,194 @@ const table = (title: string, head: string[], rows: string[][]) => {
 };
 out.push(`greetwatch bench — node ${String(env.node)} (V8 ${String(env.v8)}), ${String(env.platform)}`);
 out.push(`machine: ${String(env.cpu)} × ${String(env.cpus)}, ${String(env.memoryGB)} GB RAM, load ${fmt(env.loadAvg1m as number)} at start; ${gcHow}`);
-out.push('events/s: median of several passes; latency: one pass timing each event (max includes GC pauses)');
-const tr = report.throughput as { trace: { events: number; simulatedDays: number; simulationS: number } };
-table(
-  `(a) throughput, simulated trace of ${fmtInt(tr.trace.events)} events (${tr.trace.simulatedDays} rush days, ${fmt(tr.trace.simulationS, 1)} s to simulate)`,
-  ['path', 'events', 'events/s', 'p50 µs', 'p99 µs', 'max µs'],
-  [
-    ['GreetEngine.ingest+advance', fmtInt(engine.events), fmtInt(engine.eventsPerS), fmt(engine.p50Us), fmt(engine.p99Us), fmt(engine.maxUs, 0)],
-    ['VisitMachine.apply', fmtInt(machine.events), fmtInt(machine.eventsPerS), fmt(machine.p50Us), fmt(machine.p99Us), fmt(machine.maxUs, 0)],
-  ],
-);
-const mem = report.memory as { openParties: { engine: number; committed: number; buffered: number; machine: number }; engineMB: number; engineBytesPerParty: number; machineMB: number; machineBytesPerParty: number };
-table(
-  `(b) heap with ${fmtInt(OPEN_PARTIES)} open parties${gc ? '' : ' (GC NOT forced)'}`,
-  ['structure', 'open parties', 'heap MB', 'bytes/party'],
-  [
-    ['GreetEngine (dedupe, buffer, machine)', fmtInt(mem.openParties.engine), fmt(mem.engineMB), fmtInt(mem.engineBytesPerParty)],
-    ['VisitMachine alone', fmtInt(mem.openParties.machine), fmt(mem.machineMB), fmtInt(mem.machineBytesPerParty)],
-  ],
-);
-table(
-  '(c) replay of the fixture traces (replayTrace: parse, validate, engine, report; median of 7)',
-  ['fixture', 'lines', 'KiB', 'ms', 'events/s'],
-  replays.map((r) => [String(r.fixture), fmtInt(r.lines as number), fmtInt((r.bytes as number) / 1024), fmt(r.medianMs as number, 1), fmtInt(r.eventsPerS as number)]),
-);
-const lv = report.live as { openParties: number; calls: number; meanMs: number; p50Ms: number; maxMs: number };
-table(
-  `(d) live view engine.live(now) with ${fmtInt(lv.openParties)} open parties`,
-  ['calls', 'mean ms', 'p50 ms', 'max ms'],
-  [[String(lv.calls), fmt(lv.meanMs), fmt(lv.p50Ms), fmt(lv.maxMs)]],
-);
-const hubFig = await measureHubIngest();
-report.hub = hubFig;
-table(
-  `(e) hub on loopback: ${fmtInt(hubFig.events)} QoS 1 events from ${hubFig.clients} node clients, ${hubFig.window} in flight each (clients in-process)`,
-  ['events/s', 'PUBACK p50 ms', 'PUBACK p99 ms', 'to engine p50 ms', 'to engine p99 ms', 'bench process RSS MB'],
-  [[fmtInt(hubFig.eventsPerS), fmt(hubFig.pubackP50Ms), fmt(hubFig.pubackP99Ms), fmt(hubFig.acceptedP50Ms), fmt(hubFig.acceptedP99Ms), fmt(hubFig.rssMB, 0)]],
-);
-const edgeLat = await measureEdgeLatency();
-const edgeMem = await measureEdgeMemory(Number(args['edge-seconds'] ?? 60));
-report.edge = { latency: edgeLat, memory: edgeMem };
-table(
-  `(f) edge agent, gpio driver on a fake onoff Gpio, real broker on loopback: ${fmtInt(edgeLat.presses)} button edges`,
-  ['edge → PUBLISH p50 ms', 'p99 ms', 'max ms'],
-  [[fmt(edgeLat.p50Ms, 3), fmt(edgeLat.p99Ms, 3), fmt(edgeLat.maxMs, 3)]],
-);
-table(
-  `    agent process alone: idle, then a beam chattering at 1 kHz for ${edgeMem.chatterSeconds} s (${fmtInt(edgeMem.chatterEdges)} edges, muted: ${edgeMem.muted ? 'yes' : 'NO'})`,
-  ['idle RSS MB', 'RSS first s', 'RSS last s', 'RSS max', 'heap first s', 'heap last s'],
-  [[fmt(edgeMem.idleRssMB, 1), fmt(edgeMem.rssStartMB, 1), fmt(edgeMem.rssEndMB, 1), fmt(edgeMem.rssMaxMB, 1), fmt(edgeMem.heapStartMB, 1), fmt(edgeMem.heapEndMB, 1)]],
-);
+
+/** (a)–(f): the engine, replay, the hub in-process, the edge agent */
+async function sectionsAtoF(): Promise<void> {
+  out.push('events/s: median of several passes; latency: one pass timing each event (max includes GC pauses)');
+  // (a)
+  const tSim = performance.now();
+  const msgs = largeTrace(cfg);
+  const simS = (performance.now() - tSim) / 1000;
+  engineRun(cfg, msgs.slice(0, 20_000), false); // warm-up (JIT)
+  /** median of `n` untimed passes (the machine is shared: one pass can be unlucky) */
+  function medianOf(n: number, run: () => number): number {
+    const t: number[] = [];
+    for (let i = 0; i < n; i++) {
+      settle();
+      t.push(run());
+    }
+    return t.sort((a, b) => a - b)[Math.floor(n / 2)]!;
+  }
+  let engVisits = 0;
+  const engTotal = medianOf(3, () => {
+    const r = engineRun(cfg, msgs, false);
+    engVisits = r.visits;
+    return r.total;
+  });
+  settle();
+  const engTimed = engineRun(cfg, msgs, true);
+  const engine = { ...summarizeRun(msgs.length, engTotal, engTimed.lat), visits: engVisits, passes: 3 };
+  const inputs = toInputs(msgs);
+  machineRun(cfg, inputs.slice(0, 20_000), false);
+  const mTotal = medianOf(5, () => machineRun(cfg, inputs, false).total);
+  settle();
+  const mTimed = machineRun(cfg, inputs, true);
+  const machine = { ...summarizeRun(inputs.length, mTotal, mTimed.lat), passes: 5 };
+  report.throughput = {
+    trace: { events: msgs.length, simulatedDays: Math.ceil(TARGET_EVENTS / 2_150), simulationS: simS },
+    engine,
+    machine,
+  };
+
+  // (b)
+  const openCfg = openConfig(cfg);
+  const openMsgs = openPartyEvents(OPEN_PARTIES);
+  const inputsOpen = openMsgs.map((m) => machineInput(m.ev, m.recvMs, m.ev.id)!);
+  const base1 = heapUsed();
+  const eng = engineFor(openCfg);
+  for (const m of openMsgs) {
+    eng.ingest(m.ev, m.recvMs);
+    eng.advance(m.recvMs);
+  }
+  const engHeap = heapUsed() - base1;
+  const open = eng.committedMachine.openCount + eng.bufferedCount;
+  const base2 = heapUsed();
+  const bare = new VisitMachine({ rules: openCfg.rules, isOpen: () => true });
+  for (const i of inputsOpen) bare.apply(i);
+  bare.drain();
+  const machHeap = heapUsed() - base2;
+  report.memory = {
+    openParties: { engine: open, committed: eng.committedMachine.openCount, buffered: eng.bufferedCount, machine: bare.openCount },
+    engineMB: engHeap / 2 ** 20,
+    engineBytesPerParty: engHeap / open,
+    machineMB: machHeap / 2 ** 20,
+    machineBytesPerParty: machHeap / bare.openCount,
+    gcForced: gc !== undefined,
+  };
+
+  // (d)
+  const liveTimes: number[] = [];
+  const liveNow = openMsgs[openMsgs.length - 1]!.recvMs + 1_000;
+  let waiting = 0;
+  for (let i = 0; i < 3; i++) eng.live(liveNow); // warm-up
+  for (let i = 0; i < 30; i++) {
+    const a = now();
+    waiting = eng.live(liveNow).waiting.length;
+    liveTimes.push((now() - a) / 1000);
+  }
+  const liveSorted = Float64Array.from(liveTimes).sort();
+  report.live = {
+    openParties: waiting,
+    calls: liveTimes.length,
+    meanMs: liveTimes.reduce((s, x) => s + x, 0) / liveTimes.length,
+    p50Ms: percentile(liveSorted, 50),
+    maxMs: liveSorted[liveSorted.length - 1]!,
+  };
+
+  const bufferSizes = QUICK ? [10_000, 100_000] : [10_000, 100_000, 200_000];
+  report.liveBuffered = bufferSizes.map((n) => measureLiveTick({ rules: cfg.rules, buffered: n, heapUsed }));
+
+  // (c)
+  const fixCfg = loadConfig(path.join(root, 'test', 'fixtures', 'store.yaml'));
+  const replays: Record<string, unknown>[] = [];
+  for (const f of FIXTURES) {
+    const file = path.join(root, 'test', 'fixtures', `${f.name}.jsonl`);
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    const times: number[] = [];
+    replayTrace(lines, fixCfg); // warm-up
+    let events = 0;
+    for (let i = 0; i < 7; i++) {
+      const a = now();
+      const r = replayTrace(lines, fixCfg);
+      times.push(now() - a);
+      events = r.events + r.duplicates;
+    }
+    times.sort((a, b) => a - b);
+    const med = times[Math.floor(times.length / 2)]!;
+    replays.push({ fixture: f.name, lines: events, bytes: fs.statSync(file).size, medianMs: med / 1000, eventsPerS: events / (med / 1e6) });
+  }
+  report.replay = replays;
+
+  const tr = report.throughput as { trace: { events: number; simulatedDays: number; simulationS: number } };
+  table(
+    `(a) throughput, simulated trace of ${fmtInt(tr.trace.events)} events (${tr.trace.simulatedDays} rush days, ${fmt(tr.trace.simulationS, 1)} s to simulate)`,
+    ['path', 'events', 'events/s', 'p50 µs', 'p99 µs', 'max µs'],
+    [
+      ['GreetEngine.ingest+advance', fmtInt(engine.events), fmtInt(engine.eventsPerS), fmt(engine.p50Us), fmt(engine.p99Us), fmt(engine.maxUs, 0)],
+      ['VisitMachine.apply', fmtInt(machine.events), fmtInt(machine.eventsPerS), fmt(machine.p50Us), fmt(machine.p99Us), fmt(machine.maxUs, 0)],
+    ],
+  );
+  const mem = report.memory as { openParties: { engine: number; committed: number; buffered: number; machine: number }; engineMB: number; engineBytesPerParty: number; machineMB: number; machineBytesPerParty: number };
+  table(
+    `(b) heap with ${fmtInt(OPEN_PARTIES)} open parties${gc ? '' : ' (GC NOT forced)'}`,
+    ['structure', 'open parties', 'heap MB', 'bytes/party'],
+    [
+      ['GreetEngine (dedupe, buffer, machine)', fmtInt(mem.openParties.engine), fmt(mem.engineMB), fmtInt(mem.engineBytesPerParty)],
+      ['VisitMachine alone', fmtInt(mem.openParties.machine), fmt(mem.machineMB), fmtInt(mem.machineBytesPerParty)],
+    ],
+  );
+  table(
+    '(c) replay of the fixture traces (replayTrace: parse, validate, engine, report; median of 7)',
+    ['fixture', 'lines', 'KiB', 'ms', 'events/s'],
+    replays.map((r) => [String(r.fixture), fmtInt(r.lines as number), fmtInt((r.bytes as number) / 1024), fmt(r.medianMs as number, 1), fmtInt(r.eventsPerS as number)]),
+  );
+  const lv = report.live as { openParties: number; calls: number; meanMs: number; p50Ms: number; maxMs: number };
+  table(
+    `(d) live view engine.live(now) with ${fmtInt(lv.openParties)} open parties`,
+    ['calls', 'mean ms', 'p50 ms', 'max ms'],
+    [[String(lv.calls), fmt(lv.meanMs), fmt(lv.p50Ms), fmt(lv.maxMs)]],
+  );
+  const lb = report.liveBuffered as LiveTickFigures[];
+  table(
+    '    per view after 100 new events (8 nodes, a few ms of clock jitter), against the reorder buffer',
+    ['buffered', 'incremental p50 ms', 'p99 ms', 'rebuilt p50 ms', 'p99 ms', 'ratio p50', 'B/buffered event', 'B/dedupe entry'],
+    lb.map((r) => [fmtInt(r.buffered), fmt(r.incrementalP50Ms, 3), fmt(r.incrementalP99Ms, 3), fmt(r.scratchP50Ms, 1), fmt(r.scratchP99Ms, 1), `${fmt(r.scratchP50Ms / r.incrementalP50Ms, 0)}×`, fmtInt(r.bytesPerBufferedEvent), fmtInt(r.bytesPerDedupeEntry)]),
+  );
+  const hubFig = await measureHubIngest();
+  report.hub = hubFig;
+  table(
+    `(e) hub on loopback: ${fmtInt(hubFig.events)} QoS 1 events from ${hubFig.clients} node clients, ${hubFig.window} in flight each (clients in-process)`,
+    ['events/s', 'PUBACK p50 ms', 'PUBACK p99 ms', 'to engine p50 ms', 'to engine p99 ms', 'bench process RSS MB'],
+    [[fmtInt(hubFig.eventsPerS), fmt(hubFig.pubackP50Ms), fmt(hubFig.pubackP99Ms), fmt(hubFig.acceptedP50Ms), fmt(hubFig.acceptedP99Ms), fmt(hubFig.rssMB, 0)]],
+  );
+  const edgeLat = await measureEdgeLatency();
+  const edgeMem = await measureEdgeMemory(Number(args['edge-seconds'] ?? 60));
+  report.edge = { latency: edgeLat, memory: edgeMem };
+  table(
+    `(f) edge agent, gpio driver on a fake onoff Gpio, real broker on loopback: ${fmtInt(edgeLat.presses)} button edges`,
+    ['edge → PUBLISH p50 ms', 'p99 ms', 'max ms'],
+    [[fmt(edgeLat.p50Ms, 3), fmt(edgeLat.p99Ms, 3), fmt(edgeLat.maxMs, 3)]],
+  );
+  table(
+    `    agent process alone: idle, then a beam chattering at 1 kHz for ${edgeMem.chatterSeconds} s (${fmtInt(edgeMem.chatterEdges)} edges, muted: ${edgeMem.muted ? 'yes' : 'NO'})`,
+    ['idle RSS MB', 'RSS first s', 'RSS last s', 'RSS max', 'heap first s', 'heap last s'],
+    [[fmt(edgeMem.idleRssMB, 1), fmt(edgeMem.rssStartMB, 1), fmt(edgeMem.rssEndMB, 1), fmt(edgeMem.rssMaxMB, 1), fmt(edgeMem.heapStartMB, 1), fmt(edgeMem.heapEndMB, 1)]],
+  );
+}
+
+try {
+  if (!COMPARE_ONLY) await sectionsAtoF();
+  if (args['no-compare'] !== true) {
+    const steadySeconds = Number(args['steady-seconds'] ?? (QUICK ? 20 : 180));
+    const cmp = await runCompare({
+      quick: QUICK,
+      steadySeconds,
+      runTimeoutS: Number(args['run-timeout'] ?? (QUICK ? 120 : 300)),
+      ...(args.sizes ? { sizes: args.sizes.split(',').map(Number) } : {}),
+      ...(args.burst ? { burst: Number(args.burst) } : {}),
+      peerTuned: args['peer-tuned'] === true,
+      // progress on stderr: stdout keeps the tables and the JSON
+      say: (line) => process.stderr.write(line + '\n'),
+    });
+    report.compare = cmp;
+    const t = compareTable(cmp);
+    table(t.title, t.head, t.rows);
+    out.push(`  events: ${cmp.options.mix}; valid greetwatch CloudEvents on greetwatch/v1/${'<store>/<node>'}/events, QoS 1, one login and source address per node`);
+    for (const n of t.notes) out.push(`  - ${n}`);
+  }
+} finally {
+  await runCleanups();
+}
 report.totalS = (performance.now() - started) / 1000;
 out.push('', `total ${fmt(report.totalS as number, 1)} s`);
 process.stdout.write(out.join('\n') + '\n');

@@ -1,0 +1,168 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Value } from '@sinclair/typebox/value';
+import type { LiveSnapshot } from '../contract/index.ts';
+import { StoreConfig } from '../firmware-config/schema.ts';
+import { freePort } from '../hub/influxd.ts';
+import { password, withLogins } from '../test/helpers/logins.ts';
+import { sseScreen, wsScreen, type Screen } from './screens.ts';
+import { startProc, waitUntil } from './procs.ts';
+import { startPeer } from './peer/peer.ts';
+import type { PeerInstall } from './peer/install.ts';
+
+// The systems bench/compare.ts drives, each started fresh for every run in processes of its
+// own: the greetwatch hub (its CLI), the DIY peer (bench/peer/), and a bare aedes.
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+export const STORE = 'bench';
+
+export interface Running {
+  mqttPort: number;
+  pids(): number[];
+  login(node: string): { username: string; password: string; clientId: string };
+  /** events of this load that have landed (see each system) */
+  landed(bootid: string): Promise<number>;
+  /** a PUBACK means landed (greetwatch acknowledges after the trace write; bare aedes has nothing more) */
+  ackIsLanded: boolean;
+  /** connects a screen; `seen(party)` for each party (`<node>/<entry id>`) as it shows */
+  screen?(seen: (party: string) => void): Promise<Screen>;
+  /** anything the run should mention (e.g. dropped messages) */
+  notes(): string[];
+  stop(): Promise<void>;
+}
+
+export interface Target {
+  name: 'greetwatch' | 'peer' | 'aedes';
+  start(run: number, nodes: readonly string[], runDir: string): Promise<Running>;
+}
+
+const anyLogin = (node: string) => ({ username: node, password: 'x', clientId: `gw-${STORE}-${node}` });
+
+/** `greetwatch hub --config <file>` (bin/greetwatch.mjs), history on the bench's influxd when there is one */
+export function greetwatchTarget(influxUrl: string | undefined): Target {
+  return {
+    name: 'greetwatch',
+    async start(run, nodes, runDir) {
+      const mqttPort = await freePort();
+      const httpPort = await freePort();
+      const raw = {
+        store: { id: STORE, timezone: 'UTC' },
+        // entries of the steady load are ≥ 5 ms apart: each opens a party of its own, so each can be timed to the screen
+        rules: { groupWindowS: 0.002 },
+        staff: [{ id: 'anna' }],
+        nodes: nodes.map((id) => ({ id })),
+        hub: {
+          mqtt: { host: '127.0.0.1', port: mqttPort },
+          http: { host: '127.0.0.1', port: httpPort },
+          dataDir: path.join(runDir, 'hub'),
+          influx: influxUrl ? { url: influxUrl, database: `gw_run_${run}` } : { managed: false },
+        },
+      };
+      const cfg = await withLogins(Value.Default(StoreConfig, raw) as StoreConfig);
+      const cfgFile = path.join(runDir, 'store.json');
+      fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2)); // JSON is YAML: the CLI reads it
+      const hub = startProc('greetwatch hub', process.execPath, [path.join(root, 'bin', 'greetwatch.mjs'), 'hub', '--config', cfgFile], {
+        logFile: path.join(runDir, 'hub.log'),
+        env: { ...process.env, LOG_LEVEL: 'warn', INFLUX_URL: '' },
+        cwd: root,
+      });
+      const http = `http://127.0.0.1:${httpPort}`;
+      try {
+        await waitUntil(async () => {
+          if (hub.child.exitCode !== null) throw new Error(`greetwatch hub exited: ${hub.tail()}`);
+          try {
+            return (await fetch(`${http}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
+          } catch {
+            return false;
+          }
+        }, 'the greetwatch hub up', 60_000, 100);
+      } catch (err) {
+        await hub.stop();
+        throw err;
+      }
+      return {
+        mqttPort,
+        pids: () => (hub.child.exitCode === null ? [hub.pid] : []),
+        login: (node) => ({ username: node, password: password(node), clientId: `gw-${STORE}-${node}` }),
+        async landed() {
+          // the trace journal: events made durable and handed to the engine
+          const res = await fetch(`${http}/api/stores/${STORE}/live`, { signal: AbortSignal.timeout(20_000) });
+          const snap = (await res.json()) as LiveSnapshot;
+          return snap.journal?.written ?? 0;
+        },
+        ackIsLanded: true,
+        screen: (seen) => sseScreen(`${http}/api/stores/${STORE}/stream`, seen),
+        notes: () => (hub.child.exitCode !== null ? [`hub exited: ${hub.tail(3)}`] : []),
+        stop: () => hub.stop(),
+      };
+    },
+  };
+}
+
+export function peerTarget(install: PeerInstall, influxUrl: string, tuned = false): Target {
+  return {
+    name: 'peer',
+    async start(run, _nodes, runDir) {
+      const p = await startPeer(install, { influxUrl, runDir, run, store: STORE, tuned });
+      return {
+        mqttPort: p.mqttPort,
+        pids: () => p.pids(),
+        login: anyLogin,
+        landed: (bootid) => p.landed(bootid),
+        ackIsLanded: false,
+        screen: (seen) =>
+          wsScreen(p.wsUrl, (text) => {
+            try {
+              const m = JSON.parse(text) as { node: string; id: string };
+              seen(`${m.node}/${m.id}`);
+            } catch {
+              // not ours
+            }
+          }),
+        notes: () => {
+          const n = p.dropNotices();
+          return n ? [`mosquitto logged ${n} notice(s) of dropped messages (max_queued_messages)`] : [];
+        },
+        stop: () => p.stop(),
+      };
+    },
+  };
+}
+
+export function aedesTarget(): Target {
+  return {
+    name: 'aedes',
+    async start(_run, _nodes, runDir) {
+      const port = await freePort();
+      const proc = startProc('bare aedes', process.execPath, ['--import', 'tsx', path.join(here, 'aedes-child.ts'), String(port)], {
+        logFile: path.join(runDir, 'aedes.log'),
+        cwd: root,
+        ipc: true,
+      });
+      await new Promise<void>((resolve, reject) => {
+        proc.child.once('message', () => resolve());
+        proc.child.once('exit', () => reject(new Error(`bare aedes exited: ${proc.tail()}`)));
+      });
+      return {
+        mqttPort: port,
+        pids: () => (proc.child.exitCode === null ? [proc.pid] : []),
+        login: anyLogin,
+        landed: () =>
+          new Promise<number>((resolve) => {
+            const t = setTimeout(() => resolve(NaN), 5_000);
+            proc.child.once('message', (m) => {
+              clearTimeout(t);
+              resolve((m as { published: number }).published);
+            });
+            proc.child.send('count');
+          }),
+        ackIsLanded: true,
+        notes: () => [],
+        stop: () => proc.stop(),
+      };
+    },
+  };
+}
