@@ -1,20 +1,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import * as esbuild from 'esbuild';
-import { ErrorCodes, GwError, type ErrorCode } from '../../contract/index.ts';
+import { ErrorCodes, GwError, type ErrorCode, type LiveSnapshot } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { parsePeriod } from '../http/params.ts';
+import { repoRoot } from '../repo-root.ts';
 import { httpsOptions } from '../tls.ts';
 
 // The hub's HTTP side (CONTRACT.md "HTTP"): report and live API, the live stream
-// (SSE), and the dashboard. The dashboard's TypeScript is bundled once at start
-// with esbuild, in memory: no build step before `npm start`.
-
-const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dashboard');
+// (SSE), and the dashboard, served as scripts/build-dashboard.ts built it.
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.BAD_PARAM]: 400,
@@ -25,18 +22,36 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 
 /** bytes an SSE client may leave unread before it is dropped (a few full snapshots) */
 const SSE_MAX_BUFFERED = 1024 * 1024;
+/** full snapshots on the live stream: today's figures and node health stay this fresh, and a screen that missed a delta recovers */
+const SNAPSHOT_MS = 2000;
+/** an idle live stream gets a `: ping` comment, so proxies and browsers keep it open */
+const PING_MS = 15_000;
 
 export interface HttpOptions {
-  /** how often SSE clients get a snapshot */
-  streamMs?: number;
+  /** how often each live stream gets a full snapshot (default SNAPSHOT_MS) */
+  snapshotMs?: number;
+  /** a stream that had nothing else for this long gets a `: ping` comment (default PING_MS) */
+  pingMs?: number;
   /** bytes an SSE client may leave unread before it is dropped (default 1 MiB) */
   sseMaxBuffered?: number;
+  /** the built dashboard (floor.html, floor.js); default <repo>/dist/dashboard */
+  dashboardDir?: string;
+}
+
+/** one open live stream */
+interface Stream {
+  res: ServerResponse;
+  log: FastifyBaseLogger;
+  /** Date.now() of the last write (for pings) */
+  lastWrite: number;
 }
 
 export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
   let app: FastifyInstance | undefined;
   /** open SSE streams: ended on stop, or the server would wait for them forever */
-  const streams = new Set<() => void>();
+  const streams = new Set<Stream>();
+  const timers: NodeJS.Timeout[] = [];
+  let offBus: (() => void) | undefined;
   return {
     name: 'http',
     needs: ['live-engine'], // serves ctx.runtime.live
@@ -92,6 +107,38 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         if (s !== store) throw new GwError(ErrorCodes.NOT_FOUND, `store: ${JSON.stringify(s)} is not served by this hub (it serves ${store})`);
       };
 
+      const maxBuffered = opts.sseMaxBuffered ?? SSE_MAX_BUFFERED;
+      /** every write to a stream goes through here; false when the stream is gone or was dropped */
+      const write = (s: Stream, text: string): boolean => {
+        if (s.res.destroyed || s.res.writableEnded) {
+          streams.delete(s);
+          return false;
+        }
+        // a screen that stops reading (a frozen tablet, a hostile client) is dropped once this
+        // much waits for it, instead of growing the hub's memory without bound (README "Security")
+        if (s.res.writableLength > maxBuffered) {
+          ctx.metrics.dropSlowStream();
+          s.log.warn({ buffered: s.res.writableLength }, 'SSE client stopped reading: dropped');
+          streams.delete(s);
+          s.res.destroy(); // end() would wait for the client to read what is queued
+          return false;
+        }
+        s.res.write(text);
+        s.lastWrite = Date.now();
+        return true;
+      };
+      /** one message, serialised once, to every stream */
+      const broadcast = (text: string) => {
+        for (const s of [...streams]) write(s, text);
+      };
+      // the live engine keeps its snapshot between ticks: serialise each one once, for all streams
+      let lastSnap: { snap: LiveSnapshot; text: string } | undefined;
+      const snapshotMessage = (): string => {
+        const snap = live().snapshot();
+        if (lastSnap?.snap !== snap) lastSnap = { snap, text: `event: live\ndata: ${JSON.stringify(snap)}\n\n` };
+        return lastSnap.text;
+      };
+
       f.get('/healthz', async () => ({ ok: true, store }));
 
       f.get('/api/stores/:store/live', async (req) => {
@@ -114,60 +161,99 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         return live().report(fromMs, toMs);
       });
 
+      // the live stream (README "Live stream"): `live` (a full snapshot) on connect and every
+      // snapshotMs, `change` (a LiveDelta) as the live engine emits it, `: ping` when idle
       f.get('/api/stores/:store/stream', (req: FastifyRequest, reply: FastifyReply) => {
         auth(req);
         storeParam(req);
+        const first = snapshotMessage(); // before the hijack: a failure still answers 500
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        const timer: { every?: NodeJS.Timeout } = {};
-        const end = () => {
-          clearInterval(timer.every);
-          streams.delete(end);
-          res.end();
-        };
-        const send = () => {
-          // a screen that stops reading (a frozen tablet, a hostile client) is dropped once this
-          // much waits for it, instead of growing the hub's memory without bound
-          if (res.writableLength > (opts.sseMaxBuffered ?? SSE_MAX_BUFFERED)) {
-            ctx.metrics.dropSlowStream();
-            req.log.warn({ buffered: res.writableLength }, 'SSE client stopped reading: dropped');
-            clearInterval(timer.every);
-            streams.delete(end);
-            res.destroy(); // end() would wait for the client to read what is queued
-            return;
-          }
-          res.write(`event: live\ndata: ${JSON.stringify(live().snapshot())}\n\n`);
-        };
-        send();
-        timer.every = setInterval(send, opts.streamMs ?? 500);
-        streams.add(end);
-        req.raw.on('close', end);
+        const s: Stream = { res, log: req.log, lastWrite: 0 };
+        res.on('error', (err) => req.log.debug({ err: err.message }, 'SSE client went away'));
+        res.on('close', () => streams.delete(s));
+        streams.add(s);
+        write(s, first);
       });
 
-      // dashboard
-      const bundle = await esbuild.build({
-        entryPoints: [path.join(DASHBOARD_DIR, 'floor.ts')],
-        bundle: true,
-        write: false,
-        format: 'esm',
-        target: 'es2020',
-        minify: true,
-      });
-      const floorJs = bundle.outputFiles[0]!.text;
-      const floorHtml = fs.readFileSync(path.join(DASHBOARD_DIR, 'floor.html'), 'utf8').replace('<html lang="en">', `<html lang="en" data-store="${store}">`);
-      const page = async (_req: FastifyRequest, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(floorHtml);
+      // dashboard: the files scripts/build-dashboard.ts wrote (`npm run build`); until they are
+      // there the page says how to make them, and is looked for again on each request
+      const dashboardDir = opts.dashboardDir ?? path.join(repoRoot(), 'dist', 'dashboard');
+      const loadDashboard = (): { html: string; js: string } | undefined => {
+        try {
+          const js = fs.readFileSync(path.join(dashboardDir, 'floor.js'), 'utf8');
+          const html = fs.readFileSync(path.join(dashboardDir, 'floor.html'), 'utf8').replace('<html lang="en">', `<html lang="en" data-store="${store}">`);
+          return { html, js };
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw err;
+        }
+      };
+      let dashboard = loadDashboard();
+      if (!dashboard) logger.warn({ dashboardDir }, 'dashboard not built: run npm run build (the floor page answers 503 until then)');
+      const notBuilt = (reply: FastifyReply) =>
+        reply
+          .status(503)
+          .type('text/html; charset=utf-8')
+          .send('<!doctype html><html lang="en"><meta charset="utf-8"><title>greetwatch</title><p>dashboard not built: run npm run build</p></html>\n');
+      const page = async (_req: FastifyRequest, reply: FastifyReply) => {
+        dashboard ??= loadDashboard();
+        return dashboard ? reply.type('text/html; charset=utf-8').send(dashboard.html) : notBuilt(reply);
+      };
       f.get('/', page);
       f.get('/floor', page);
-      f.get('/assets/floor.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(floorJs));
+      f.get('/assets/floor.js', async (_req, reply) => {
+        dashboard ??= loadDashboard();
+        return dashboard ? reply.type('text/javascript; charset=utf-8').send(dashboard.js) : notBuilt(reply);
+      });
 
-      await f.listen({ port: cfg.hub.http.port, host: cfg.hub.http.host });
+      try {
+        await f.listen({ port: cfg.hub.http.port, host: cfg.hub.http.host });
+      } catch (err) {
+        // the hub does not stop a plugin that failed to start (a caller may retry on free ports)
+        app = undefined;
+        await f.close();
+        throw err;
+      }
       ctx.runtime.httpPort = (f.server.address() as AddressInfo).port;
+
+      // one subscription for all streams; each delta is serialised once
+      offBus = ctx.bus.on('live:delta', ({ delta }) => {
+        if (streams.size) broadcast(`event: change\ndata: ${JSON.stringify(delta)}\n\n`);
+      });
+      timers.push(
+        setInterval(() => {
+          if (!streams.size) return;
+          let text: string;
+          try {
+            text = snapshotMessage();
+          } catch (err) {
+            // a timer that threw would take the hub down; the screens keep their deltas meanwhile
+            logger.error({ err }, 'live snapshot failed; streams get the next one');
+            return;
+          }
+          broadcast(text);
+        }, opts.snapshotMs ?? SNAPSHOT_MS),
+      );
+      const pingMs = opts.pingMs ?? PING_MS;
+      timers.push(
+        setInterval(() => {
+          const idleSince = Date.now() - pingMs;
+          for (const s of [...streams]) if (s.lastWrite <= idleSince) write(s, ': ping\n\n');
+        }, pingMs),
+      );
     },
     async stop() {
+      offBus?.();
+      offBus = undefined;
+      for (const t of timers.splice(0)) clearInterval(t);
       const a = app;
       app = undefined;
-      for (const end of [...streams]) end();
+      for (const s of [...streams]) {
+        streams.delete(s);
+        s.res.end();
+      }
       if (a) await a.close();
     },
   };

@@ -6,7 +6,9 @@ import { inputKeys } from '../../edge/io.ts';
 import { startRig, type Rig } from '../helpers/rig.ts';
 
 // The floor page in a real headless Chromium sees a waiting party appear, turn amber then
-// red, and clear when a staff member greets; a sensor fault shows under its node.
+// red, and clear when a staff member greets; a sensor fault shows under its node. The page is
+// the bundle scripts/build-dashboard.ts built (vitest globalSetup). With no periodic snapshot
+// after the first, it follows the waiting list from `change` events alone (README "Live stream").
 
 let rig: Rig;
 let browser: Browser;
@@ -68,5 +70,44 @@ describe('floor dashboard', () => {
     const door = live.nodes.find((n) => n.node === 'door')!;
     expect(door.faultCount).toBe(1);
     expect(door.faults).toEqual([{ sensor: 'beam', kind: 'chatter', detail: expect.stringContaining('more than 50 changes in 1 s') as unknown, time: expect.any(String) as unknown }]);
+  });
+});
+
+describe('floor dashboard, from change events alone', () => {
+  let quiet: Rig;
+  let p: Page;
+
+  beforeAll(async () => {
+    // one snapshot on connect, the next in an hour: whatever the page shows after it came in deltas
+    quiet = await startRig({ rules: { warnAtS: 1, greetWithinS: 2 }, snapshotMs: 3_600_000 });
+    p = await browser.newPage();
+    await p.goto(`${quiet.hub.httpUrl}/`);
+    await p.locator('html[data-snapshots="1"]').waitFor({ timeout: 15_000 });
+  });
+
+  afterAll(async () => {
+    await p?.close();
+    await quiet?.stop();
+  });
+
+  it('adds a card for an entry and removes it on a greet, with no snapshot in between', async () => {
+    const html = p.locator('html');
+    expect(await p.locator('#waiting li').count()).toBe(0);
+    await quiet.walkIn();
+    const card = p.locator('#waiting li');
+    await card.first().waitFor({ timeout: 10_000 });
+    expect(await html.getAttribute('data-snapshots')).toBe('1');
+    expect(Number(await html.getAttribute('data-deltas'))).toBeGreaterThanOrEqual(1);
+    expect(await p.locator('#waitingCount').textContent()).toBe('1');
+    expect(await p.locator('#empty').isVisible()).toBe(false);
+    // the timer runs in the page, and the colour follows partyLevel there too
+    await p.locator('#waiting li[data-level="late"]').waitFor({ timeout: 10_000 });
+
+    await quiet.greet();
+    await card.first().waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await html.getAttribute('data-snapshots')).toBe('1');
+    expect(await p.locator('#waitingCount').textContent()).toBe('0');
+    expect(await p.locator('#empty').isVisible()).toBe(true);
+    expect(await html.getAttribute('data-gaps')).toBe('0');
   });
 });

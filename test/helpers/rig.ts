@@ -31,7 +31,8 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number } = {}): Promise<Rig> {
+/** `snapshotMs`: how often live streams get a full snapshot (default 100 ms; deltas come as they happen) */
+export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number; snapshotMs?: number } = {}): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rig-'));
   const raw = {
     store: { id: 'rig', timezone: 'UTC' },
@@ -48,7 +49,7 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
   const cfg = await withLogins(Value.Default(StoreConfig, raw) as StoreConfig);
   if (!Value.Check(StoreConfig, cfg)) throw new Error('rig config invalid');
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log, tickMs: opts.tickMs ?? 50, streamMs: 100, ...(opts.store ? { store: opts.store } : {}) });
+  const hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log, tickMs: opts.tickMs ?? 50, snapshotMs: opts.snapshotMs ?? 100, ...(opts.store ? { store: opts.store } : {}) });
   const agent = (i: number) =>
     createEdgeAgent({
       store: cfg.store.id,

@@ -16,10 +16,15 @@ import { waitFor } from '../helpers/wait.ts';
 let hub: Hub;
 let dir: string;
 
-beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-sse-'));
+/** a hub whose streams may leave 64 KiB unread, with a snapshot every `snapshotMs` */
+async function sseHub(snapshotMs: number, prefix: string): Promise<{ hub: Hub; dir: string }> {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const cfg = Value.Default(StoreConfig, { store: { id: 'sse' }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
-  hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), streamMs: 2, sseMaxBuffered: 64 * 1024 });
+  return { hub: await startHub({ config: cfg, dataDir: d, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), snapshotMs, sseMaxBuffered: 64 * 1024 }), dir: d };
+}
+
+beforeAll(async () => {
+  ({ hub, dir } = await sseHub(2, 'gw-sse-'));
 });
 
 afterAll(async () => {
@@ -57,5 +62,47 @@ describe('SSE clients that stop reading', () => {
     await body.cancel();
     await reading.catch(() => undefined);
     expect(hub.ctx.metrics.slowStreamsDropped).toBe(1);
+  }, 90_000);
+});
+
+describe('SSE clients that stop reading, flooded with deltas', () => {
+  let quiet: Hub;
+  let quietDir: string;
+
+  beforeAll(async () => {
+    // no periodic snapshot to speak of: only `change` events fill the mute client's buffer
+    ({ hub: quiet, dir: quietDir } = await sseHub(3_600_000, 'gw-sse-delta-'));
+  });
+
+  afterAll(async () => {
+    await quiet?.stop();
+    fs.rmSync(quietDir, { recursive: true, force: true });
+  });
+
+  it('are dropped by the same limit when what piles up is change events', async () => {
+    const url = new URL(quiet.httpUrl);
+    const mute = net.connect(Number(url.port), url.hostname);
+    mute.on('error', () => undefined);
+    await new Promise<void>((r) => mute.once('connect', () => r()));
+    mute.write(`GET /api/stores/sse/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    mute.pause();
+    const closed = new Promise<void>((r) => mute.once('close', () => r()));
+    const entryTime = new Date().toISOString();
+    const open = Array.from({ length: 50 }, (_, i) => ({
+      kind: 'open' as const,
+      party: { party: `p${i}`, entryTime, waitingS: 0, size: 1, level: 'ok' as const, leaving: false, breached: false },
+    }));
+    let seq = 0;
+    // a batch of deltas at each look, until the hub gives up on the client
+    await waitFor(
+      () => {
+        for (let i = 0; i < 20; i++) quiet.ctx.bus.emit('live:delta', { delta: { store: 'sse', now: new Date().toISOString(), seq: ++seq, changes: open } });
+        return quiet.ctx.metrics.slowStreamsDropped === 1;
+      },
+      'the mute client dropped',
+      60_000,
+    );
+    mute.resume();
+    await closed;
   }, 90_000);
 });
