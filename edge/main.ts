@@ -10,6 +10,7 @@ import type { StoreConfig } from '../firmware-config/schema.ts';
 import { createEdgeAgent, type EdgeAgent } from './agent.ts';
 import { loadBootstrap, type NodeBootstrap } from '../firmware-config/bootstrap.ts';
 import { EdgeError, EdgeErrorCodes } from './errors.ts';
+import { repoRoot } from '../hub/repo-root.ts';
 import type { IoFactory } from './io.ts';
 
 // The edge agent's command line: runs the agent until SIGINT or SIGTERM, which stop it
@@ -18,17 +19,9 @@ import type { IoFactory } from './io.ts';
 //   greetwatch node --config store.yaml --node door-1          the demo, a laptop: the config from the store file
 // scripts/sim-node.ts runs the second form with simulated inputs and shoppers.
 
-export const NODE_USAGE = `usage: greetwatch node --bootstrap <node.yaml> [options]
-       greetwatch node --config <store.yaml> (--node <id> ... | --all) [options]
-  --bootstrap <file>  the node's bootstrap (greetwatch config node-bootstrap): store, node, broker URL, login;
-                      the node runs the config the hub publishes for it and keeps the last one in <data-dir>/<node>/config.json
-  --config <file>     run node(s) of a store file with the config written there (demo, simulator)
-  --mqtt <url>        broker (default: the bootstrap's mqttUrl, or mqtt://{hub.mqtt.host}:{hub.mqtt.port} from the config)
-  --data-dir <dir>    outbox journals (and config.json) go to <dir>/<node>
-                      (default <bootstrap dir>/.data/edge, or <config dir>/<hub.dataDir>/edge)
-  --logins <dir>      with --config: each node logs in with <dir>/<node>.bootstrap.yaml (config node-bootstrap)
-  --fw <version>      firmware version in the online status (default greetwatch-edge@<package version>)
-  --log-level <lvl>   pino level (default info, or $LOG_LEVEL)`;
+// in its own module: `greetwatch --help` lists it without loading the agent (MQTT client, outbox)
+import { NODE_USAGE } from './usage.ts';
+export { NODE_USAGE };
 
 const OPTIONS = {
   bootstrap: { type: 'string' },
@@ -45,7 +38,8 @@ const OPTIONS = {
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    // found by walking up: this file runs as edge/main.ts and as dist/edge/main.js
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot(import.meta.url), 'package.json'), 'utf8')) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
   } catch {
     return '0.0.0';

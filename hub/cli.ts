@@ -1,22 +1,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { GwError } from '../contract/index.ts';
-import { NODE_USAGE, runNodes } from '../edge/main.ts';
-import { configCommand } from '../firmware-config/commands.ts';
+import { NODE_USAGE } from '../edge/usage.ts';
 import { loadConfig } from '../firmware-config/load.ts';
-import { certsCommand } from './certs.ts';
 import { replayTrace } from './engine/replay.ts';
 import { TimeZone } from './engine/tz.ts';
-import { setupHistory } from './history-setup.ts';
 import { parseTimeParam } from './http/params.ts';
-import { startHub } from './hub.ts';
+import { isWhatIf, replayWhatIf } from './replay-what-if.ts';
 import { withTlsPaths } from './tls.ts';
 
 // `greetwatch <command>`: run a hub or an edge node, replay a trace (CONTRACT.md "Replay").
 // People read what it prints: a bad option, a missing file or a port in use ends the
 // process with one line and exit code 1, never a stack trace (README "Configuration").
+// Each command imports what it runs when it runs: a hub never loads the edge agent (MQTT
+// client, outbox), a node never loads the hub (broker, HTTP, history), --help neither.
 
 const COMMANDS = {
   hub: {
@@ -35,11 +35,20 @@ const COMMANDS = {
     usage: 'usage: greetwatch certs <ca|hub|node> … (greetwatch certs --help)',
   },
   replay: {
-    summary: 'runs the engine over a recorded trace and prints the report JSON',
+    summary: 'runs the engine over recorded traces and prints the report; what-if with other rules, several stores',
     usage: `usage: greetwatch replay <trace.jsonl> --config <store.yaml> [--from ISO] [--to ISO] [--visits]
-  --config <file>     the store file whose rules apply (required)
+       greetwatch replay <trace.jsonl|folder>… --config <store.yaml>… [--rules key=value…] [--json] [--jobs N]
+  --config <file>     the store file whose rules apply (required); one per store, repeatable or a,b
   --from, --to        the report period (RFC 3339, or store-local YYYY-MM-DD[THH:MM]); default: the days the trace covers
-  --visits            add every visit to the output`,
+  --visits            add every visit to the output
+  One trace file and only these options: the store's report JSON (CONTRACT.md "Replay"). Otherwise, a what-if:
+  <folder>            the hub's trace files (<store>-<YYYY-MM-DD>.jsonl) in it and below; events of several stores may mix
+  --rules key=value   replay with these store rules instead of the file's (any key under rules:, values as in YAML;
+                      repeatable or comma-separated: --rules greetWithinS=20,warnAtS=15)
+  --json              print {rules, stores: {<store>: report}, chain} as JSON instead of a table
+  --table             print the table (the default of a what-if)
+  --jobs <n>          worker threads, one store each (default: os.availableParallelism())
+  --stats             print events/s and timings on stderr`,
   },
 } as const;
 type Command = keyof typeof COMMANDS;
@@ -76,21 +85,24 @@ export async function main(argv: string[]): Promise<number> {
   if (!(cmd in COMMANDS)) throw new UsageError(`greetwatch: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')}; greetwatch --help)`);
   const command = cmd as Command;
   // the config commands have help of their own, per subcommand
-  if (command === 'config') return configCommand(rest, { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') });
-  if (command === 'certs') return certsCommand(rest, { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') });
+  if (command === 'config') return (await import('../firmware-config/commands.ts')).configCommand(rest, { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') });
+  if (command === 'certs') return (await import('./certs.ts')).certsCommand(rest, { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') });
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(COMMANDS[command].usage + '\n');
     return 0;
   }
   switch (command) {
     case 'replay':
-      return replay(rest);
+      // several traces, a folder or --rules: the what-if replay (hub/replay-what-if.ts)
+      return isWhatIf(rest) ? replayWhatIf(rest, { out: (t) => process.stdout.write(t), err: (l) => process.stderr.write(l + '\n') }) : replay(rest);
     case 'hub':
       return hub(rest);
-    case 'node':
+    case 'node': {
       // the agent keeps running (MQTT client, watched inputs) until SIGINT/SIGTERM stop it
+      const { runNodes } = await import('../edge/main.ts');
       await runNodes(rest, { usage: NODE_USAGE });
       return 0;
+    }
   }
 }
 
@@ -127,6 +139,7 @@ async function hub(args: string[]): Promise<number> {
   const cfg = load(configFile);
   const log = cliLogger('hub');
   const dataDir = path.resolve(path.dirname(configFile), cfg.hub.dataDir);
+  const [{ setupHistory }, { startHub }] = await Promise.all([import('./history-setup.ts'), import('./hub.ts')]);
   const history = await setupHistory(cfg, dataDir, log);
   process.stdout.write(history.message + '\n');
   let h;
@@ -182,3 +195,6 @@ export function run(argv: string[]): void {
     },
   );
 }
+
+// `node dist/hub/cli.js <command>` runs it as bin/greetwatch.mjs does, without the dist/source choice
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) run(process.argv.slice(2));

@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import { redactUrl } from '../contract/index.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { findInfluxd, startInfluxd, type ManagedInfluxd } from './influxd.ts';
-import { influxVisitStore } from './influx-store.ts';
 import { memoryVisitStore, type VisitStore } from './visit-store.ts';
 
 // Where history goes, decided once for `npm start` and the hub CLI:
 // INFLUX_URL or hub.influx.url → that server; else a managed influxd when one is
 // installed; else memory only, said once and clearly.
+
+/** the InfluxDB client (node-influx and its HTTP pool) is loaded only when history goes to InfluxDB */
+const influxStore = () => import('./influx-store.ts');
 
 export interface History {
   store: VisitStore;
@@ -23,8 +25,8 @@ export interface History {
  * default), else memory only. startHub uses it when no store is injected; setupHistory
  * below adds INFLUX_URL and a managed influxd on top.
  */
-export function configuredStore(cfg: StoreConfig, log: Logger, url = cfg.hub.influx.url): VisitStore {
-  if (url) return influxVisitStore({ url, database: cfg.hub.influx.database, log });
+export async function configuredStore(cfg: StoreConfig, log: Logger, url = cfg.hub.influx.url): Promise<VisitStore> {
+  if (url) return (await influxStore()).influxVisitStore({ url, database: cfg.hub.influx.database, log });
   return memoryVisitStore('History is off: no InfluxDB configured (set hub.influx.url, or install influxd for a managed one)');
 }
 
@@ -32,7 +34,7 @@ export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logge
   const database = cfg.hub.influx.database;
   const url = env.INFLUX_URL || cfg.hub.influx.url;
   if (url) {
-    const store = configuredStore(cfg, log, url);
+    const store = await configuredStore(cfg, log, url);
     return { store, managed: null, message: `History: InfluxDB at ${redactUrl(url)}, database ${database}`, stop: async () => {} };
   }
   const bin = cfg.hub.influx.managed ? findInfluxd() : null;
@@ -47,7 +49,7 @@ export async function setupHistory(cfg: StoreConfig, dataDir: string, log: Logge
     return { store: memoryVisitStore(message), managed: null, message, stop: async () => {} };
   }
   const managed = await startInfluxd({ dataDir: path.join(dataDir, 'influxdb'), log, bin });
-  const store = influxVisitStore({ url: managed.url, database, log });
+  const store = (await influxStore()).influxVisitStore({ url: managed.url, database, log });
   return {
     store,
     managed,

@@ -37,8 +37,10 @@ export interface HubOptions {
   recorder?: TraceRecorder;
   /** engine tick (how often hub time advances and the live view refreshes) */
   tickMs?: number;
-  /** SSE message interval */
-  streamMs?: number;
+  /** how often live streams get a full snapshot (changes are pushed as they happen) */
+  snapshotMs?: number;
+  /** the built dashboard (default <repo>/dist/dashboard) */
+  dashboardDir?: string;
   /** bytes an SSE client may leave unread before it is dropped */
   sseMaxBuffered?: number;
   /** MQTT connection and packet limits (defaults in hub/mqtt-guard.ts); the fuzzer raises them */
@@ -93,7 +95,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const config = opts.config;
   const log = opts.log ?? pino({ name: 'hub', level: process.env.LOG_LEVEL ?? 'info' });
   const dataDir = opts.dataDir ?? path.resolve(opts.baseDir ?? process.cwd(), config.hub.dataDir);
-  const store = opts.store ?? configuredStore(config, log);
+  const store = opts.store ?? (await configuredStore(config, log));
   const reloadConfig = async (): Promise<ReloadResult> => {
     const rlog = log.child({ name: 'hub:config' });
     if (!opts.configFile) return { ok: false, errors: ['this hub was started without a store file: nothing to reload'], restartNeeded: [] };
@@ -140,7 +142,11 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     historyPlugin(),
     brokerPlugin({ gate: ingest.gate, ...(opts.guard ? { guard: opts.guard } : {}) }),
     nodeIoPlugin(),
-    httpPlugin({ ...(opts.streamMs !== undefined ? { streamMs: opts.streamMs } : {}), ...(opts.sseMaxBuffered !== undefined ? { sseMaxBuffered: opts.sseMaxBuffered } : {}) }),
+    httpPlugin({
+      ...(opts.snapshotMs !== undefined ? { snapshotMs: opts.snapshotMs } : {}),
+      ...(opts.sseMaxBuffered !== undefined ? { sseMaxBuffered: opts.sseMaxBuffered } : {}),
+      ...(opts.dashboardDir !== undefined ? { dashboardDir: opts.dashboardDir } : {}),
+    }),
   ];
   const started: HubPlugin[] = [];
   const order = startOrder(plugins);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -154,14 +155,19 @@ function logTail(file: string, bytes = 4000): string {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function pingOk(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
-    await res.arrayBuffer(); // drain so the socket is released
-    return res.status === 204;
-  } catch {
-    return false;
-  }
+/**
+ * node:http, not fetch: fetch loads undici on first use, and parsing it costs a long-lived hub
+ * about 15 MB of RSS for a few start-up pings (node:http is loaded anyway, by the InfluxDB client).
+ */
+function pingOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${url}/ping`, { timeout: 1000 }, (res) => {
+      res.resume(); // drain so the socket is released
+      resolve(res.statusCode === 204);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };

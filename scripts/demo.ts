@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { createEdgeAgent, type EdgeAgent } from '../edge/agent.ts';
 import { createStoreSimulator } from './shopper-sim.ts';
@@ -8,13 +7,15 @@ import { generatePassword, hashPassword } from '../firmware-config/passwords.ts'
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { setupHistory } from '../hub/history-setup.ts';
 import { startHub, type Hub } from '../hub/hub.ts';
+import { repoRoot } from '../hub/repo-root.ts';
 import type { VisitStore } from '../hub/visit-store.ts';
 
 // `npm start`: a whole demo store on this machine — the hub (embedded broker,
 // engine, API, dashboard), history (managed influxd when installed), simulated
 // edge nodes for firmware-config/examples/demo-store.yaml, and simulated shoppers.
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// the checkout, whether this runs as scripts/demo.ts or as dist/scripts/demo.js (`npm start`)
+const root = repoRoot(import.meta.url);
 const configFile = process.env.GREETWATCH_CONFIG ?? path.join(root, 'firmware-config/examples/demo-store.yaml');
 const dataDir = process.env.GREETWATCH_DATA_DIR ?? path.join(root, '.data', 'demo');
 const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });

@@ -5,7 +5,8 @@
 #   sudo edge/deploy/install-pi.sh --enable door-1   # also enable and start greetwatch-node@door-1
 #
 # Run it from a checkout of the repository. It copies the checkout to /opt/greetwatch (or
-# uses it in place when run from there), runs `npm ci --omit=dev`, creates the `greetwatch`
+# uses it in place when run from there), runs `npm ci`, `npm run build` (the node runs the
+# compiled JS in dist/) and `npm prune --omit=dev`, creates the `greetwatch`
 # user (groups gpio and dialout), /etc/greetwatch and /var/lib/greetwatch, and installs the
 # systemd unit. It uses the network only through apt-get and npm. Running it again updates
 # the installation and restarts the node instances that are running.
@@ -215,19 +216,27 @@ done
 
 # --- application ------------------------------------------------------------------------
 
+# The unit runs dist/ (GREETWATCH_RUN=dist): plain node, no TypeScript loader or esbuild
+# process on the Pi. Building needs typescript, a devDependency: install everything, build,
+# then drop the devDependencies again.
+install_app() {
+  (cd "$1" && npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev --no-audit --no-fund)
+}
+
 if [[ "${SRC_DIR}" == "${APP_DIR}" ]]; then
   log "using ${APP_DIR} in place"
-  (cd "${APP_DIR}" && npm ci --omit=dev --no-audit --no-fund)
+  install_app "${APP_DIR}"
 else
   # Build the new copy beside the old one and swap them, so a running node is down only
-  # for its restart, not for the whole npm ci.
+  # for its restart, not for the whole npm ci and build.
   stage="${APP_DIR}.new"
   log "copying ${SRC_DIR} to ${APP_DIR}"
   rm -rf -- "${stage}"
   mkdir -p -- "${stage}"
-  tar -C "${SRC_DIR}" --exclude=node_modules --exclude=.git --exclude=.data -cf - . |
+  # dist/ too: the copy builds its own from the sources it has
+  tar -C "${SRC_DIR}" --exclude=node_modules --exclude=.git --exclude=.data --exclude=./dist -cf - . |
     tar -C "${stage}" --no-same-owner -xf -
-  (cd "${stage}" && npm ci --omit=dev --no-audit --no-fund)
+  install_app "${stage}"
   chown -R root:root "${stage}"
   chmod -R u+rwX,go+rX,go-w "${stage}"
   if [[ -e "${APP_DIR}" ]]; then
