@@ -104,8 +104,10 @@ export interface LiveView {
   waiting: Party[];
   /** greeted parties that may still grow (their outcome is known) */
   greeted: Party[];
-  /** visits closed in the live view but not final yet */
+  /** visits closed in the live view but not final yet (gathered when read: up to reorderS of them) */
   provisional: ClosedVisit[];
+  /** a party the live view has closed, final or not: the latest closures first, so a recent one is found at once */
+  closed(party: string): ClosedVisit | undefined;
   provisionalOrphans: OrphanGreet[];
 }
 
@@ -331,6 +333,14 @@ export class GreetEngine {
       get provisionalOrphans() {
         return gather().orphans;
       },
+      closed(party) {
+        for (const tr of due) if (tr.kind === 'closed' && tr.visit.party === party) return tr.visit;
+        for (let i = log.length - 1; i >= 0; i--) {
+          const tr = log[i]!.tr;
+          if (tr.kind === 'closed' && tr.visit.party === party) return tr.visit;
+        }
+        return undefined;
+      },
     };
   }
 
@@ -351,7 +361,7 @@ export class GreetEngine {
     const waiting: Party[] = [];
     const greeted: Party[] = [];
     for (const p of m.parties()) (p.greet === undefined ? waiting : greeted).push({ ...p });
-    return { now: nowMs, waiting, greeted, provisional, provisionalOrphans };
+    return { now: nowMs, waiting, greeted, provisional, provisionalOrphans, closed: (party) => provisional.find((v) => v.party === party) };
   }
 
   /** Brings the live machine up to the end of the buffer, rewinding only as far as an out-of-order event needs. */

@@ -21,8 +21,8 @@ const emptyAcc = (): Acc => ({ visits: 0, met: 0, late: 0, walkouts: 0, shortWal
 /** seconds at millisecond precision: the data's own precision */
 const sec = (s: number) => Math.round(s * 1000) / 1000;
 
-function add(a: Acc, v: Visit): void {
-  switch (v.outcome) {
+function add(a: Acc, outcome: Visit['outcome'], ttgS: number | undefined): void {
+  switch (outcome) {
     case 'met':
       a.met++;
       break;
@@ -42,8 +42,8 @@ function add(a: Acc, v: Visit): void {
       return;
   }
   a.visits++;
-  if ((v.outcome === 'met' || v.outcome === 'late') && v.ttgS !== undefined) {
-    a.ttgSum += v.ttgS;
+  if ((outcome === 'met' || outcome === 'late') && ttgS !== undefined) {
+    a.ttgSum += ttgS;
     a.greeted++;
   }
 }
@@ -130,26 +130,30 @@ export class ReportAccumulator {
   }
 
   add(v: Visit): void {
-    const t = Date.parse(v.entryTime);
-    if (!(t >= this.#fromMs && t < this.#toMs) || this.#seen.has(v.party)) return;
-    this.#seen.add(v.party);
-    if (v.outcome === 'pending') {
+    this.addRecord(v.party, v.outcome, Date.parse(v.entryTime), v.ttgS, v.staff);
+  }
+
+  /** a visit as numbers (entry in ms, TTG in s): the live hub's provisional records, without ISO strings */
+  addRecord(party: string, outcome: Visit['outcome'], entryMs: number, ttgS: number | undefined, staff: string | undefined): void {
+    if (!(entryMs >= this.#fromMs && entryMs < this.#toMs) || this.#seen.has(party)) return;
+    this.#seen.add(party);
+    if (outcome === 'pending') {
       this.#pending++;
       return;
     }
-    const local = this.#tz.hourWeekday(t);
-    add(this.#total, v);
-    add(this.#hours[local.hour]!, v);
-    add(this.#days[local.weekday]!, v);
-    if ((v.outcome === 'met' || v.outcome === 'late') && v.ttgS !== undefined) {
-      this.#ttgs.push(v.ttgS);
+    const local = this.#tz.hourWeekday(entryMs);
+    add(this.#total, outcome, ttgS);
+    add(this.#hours[local.hour]!, outcome, ttgS);
+    add(this.#days[local.weekday]!, outcome, ttgS);
+    if ((outcome === 'met' || outcome === 'late') && ttgS !== undefined) {
+      this.#ttgs.push(ttgS);
       this.#sorted = false;
-      if (v.staff !== undefined) {
-        const s = this.#staff.get(v.staff) ?? { greets: 0, met: 0, ttgSum: 0 };
+      if (staff !== undefined) {
+        const s = this.#staff.get(staff) ?? { greets: 0, met: 0, ttgSum: 0 };
         s.greets++;
-        if (v.outcome === 'met') s.met++;
-        s.ttgSum += v.ttgS;
-        this.#staff.set(v.staff, s);
+        if (outcome === 'met') s.met++;
+        s.ttgSum += ttgS;
+        this.#staff.set(staff, s);
       }
     }
   }
@@ -158,12 +162,14 @@ export class ReportAccumulator {
     if (t >= this.#fromMs && t < this.#toMs) this.#orphans++;
   }
 
-  /** the report, with `extra` visits and orphan times counted as if added (this accumulator is not changed) */
-  report(extra?: { visits: Iterable<Visit>; orphanTimes: Iterable<number> }): Report {
+  /**
+   * The report, with what `extra` adds counted as if added (this accumulator is not changed):
+   * `extra` gets a copy to add visits, records and orphan times to.
+   */
+  report(extra?: (copy: ReportAccumulator) => void): Report {
     if (!extra) return this.#build();
     const c = this.#copy();
-    for (const v of extra.visits) c.add(v);
-    for (const t of extra.orphanTimes) c.addOrphan(t);
+    extra(c);
     return c.#build();
   }
 

@@ -252,7 +252,13 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           for (const { v } of recentFinal.values()) today.add(v);
           for (const t of orphanTimes) today.addOrphan(t);
         }
-        return today.report({ visits: visitsFor(lv), orphanTimes: lv.provisionalOrphans.map((o) => o.t) });
+        // as numbers, not Visits: up to reorderS of provisional visits at every read
+        return today.report((c) => {
+          for (const cv of lv.provisional) c.addRecord(cv.party, cv.outcome, cv.entry, cv.ttg === undefined ? undefined : cv.ttg / 1000, cv.staff);
+          for (const p of lv.greeted) c.addRecord(p.id, p.greetedOutcome ?? 'late', p.entry, p.ttg === undefined ? undefined : p.ttg / 1000, p.staff);
+          for (const p of lv.waiting) c.addRecord(p.id, 'pending', p.entry, undefined, undefined);
+          for (const o of lv.provisionalOrphans) c.addOrphan(o.t);
+        });
       };
 
       const build = (now: number): LiveSnapshot => {
@@ -270,11 +276,13 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       };
 
       /** why a party left the waiting list, as far as the live view knows */
-      const goneChange = (party: string, lv: LiveView, provisional: () => Map<string, Visit>): LiveChange => {
+      const goneChange = (party: string, lv: LiveView): LiveChange => {
         const g = lv.greeted.find((p) => p.id === party);
         if (g) return { kind: 'gone', party, reason: 'greeted', outcome: g.greetedOutcome ?? 'late', ...(g.ttg !== undefined ? { ttgS: g.ttg / 1000 } : {}) };
-        const v = recentFinal.get(party)?.v ?? provisional().get(party);
-        if (v) return { kind: 'gone', party, reason: v.greetTime !== undefined ? 'greeted' : 'closed', outcome: v.outcome, ...(v.ttgS !== undefined ? { ttgS: v.ttgS } : {}) };
+        const final = recentFinal.get(party)?.v;
+        if (final) return { kind: 'gone', party, reason: final.greetTime !== undefined ? 'greeted' : 'closed', outcome: final.outcome, ...(final.ttgS !== undefined ? { ttgS: final.ttgS } : {}) };
+        const cv = lv.closed(party);
+        if (cv) return { kind: 'gone', party, reason: cv.greet !== undefined ? 'greeted' : 'closed', outcome: cv.outcome, ...(cv.ttg !== undefined ? { ttgS: cv.ttg / 1000 } : {}) };
         return { kind: 'gone', party, reason: 'withdrawn' };
       };
 
@@ -289,9 +297,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           const was = shown.get(p.party);
           if (!was || was.level !== p.level || was.size !== p.size || was.leaving !== p.leaving || was.breached !== p.breached || was.entryTime !== p.entryTime) changes.push({ kind: 'open', party: p });
         }
-        let prov: Map<string, Visit> | undefined;
-        const provisional = () => (prov ??= new Map(lv.provisional.map((cv) => [cv.party, closedToVisit(store, cv)])));
-        for (const party of shown.keys()) if (!next.has(party)) changes.push(goneChange(party, lv, provisional));
+        for (const party of shown.keys()) if (!next.has(party)) changes.push(goneChange(party, lv));
         shown = next;
         if (changes.length) ctx.bus.emit('live:delta', { delta: { store, now: new Date(now).toISOString(), seq: ++deltaSeq, changes } });
         return open;

@@ -35,7 +35,10 @@ describe('ReportAccumulator', () => {
         const acc = new ReportAccumulator('s1', from, to, tz);
         for (const v of finals) acc.add(v);
         const extraOrphans = orphans.map((o) => T0 + o);
-        const merged = acc.report({ visits: extras, orphanTimes: extraOrphans });
+        const merged = acc.report((c) => {
+          for (const v of extras) c.add(v);
+          for (const t of extraOrphans) c.addOrphan(t);
+        });
         expect(merged).toEqual(buildReport({ store: 's1', fromMs: from, toMs: to, tz, visits: [...finals, ...extras], orphanTimes: extraOrphans }));
         // a read changes nothing: the accumulator alone still reports the finals only
         expect(acc.report()).toEqual(buildReport({ store: 's1', fromMs: from, toMs: to, tz, visits: finals }));
