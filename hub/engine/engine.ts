@@ -36,7 +36,7 @@ export interface EngineOptions {
   dedupeWindowMs?: number;
   /** window of the clock offset estimator */
   clockWindowMs?: number;
-  /** the live machine keeps a checkpoint every this many buffered events [256] */
+  /** the live machine keeps a checkpoint every this many buffered events [256], or a quarter of its state's size if more */
   liveCheckpointEvery?: number;
 }
 
@@ -132,6 +132,9 @@ export class GreetEngine {
   #seenSincePrune = 0;
   /** events not yet committed, in (corrected time, rank, key) order, from #head on */
   #pend: Buffered[] = [];
+  /** buffered events that arrived out of order, not yet sorted in (#mergeInbox) */
+  #inbox: Buffered[] = [];
+  #inboxMin = Infinity;
   #head = 0;
   /** positions dropped off the front of #pend: the absolute position of #pend[i] is #dropped + i */
   #dropped = 0;
@@ -167,7 +170,7 @@ export class GreetEngine {
   }
 
   get bufferedCount(): number {
-    return this.#pend.length - this.#head;
+    return this.#pend.length - this.#head + this.#inbox.length;
   }
   /** de-duplication keys held (the last dedupeWindowMs of events) */
   get dedupeCount(): number {
@@ -251,10 +254,41 @@ export class GreetEngine {
       this.#live = undefined; // its base changed under it
       return 'accepted';
     }
-    const i = insertSorted(this.#pend, this.#head, b);
-    const pos = this.#dropped + i;
-    if (this.#live && pos < this.#lPos) this.#dirtyFrom = Math.min(this.#dirtyFrom, pos);
+    const q = this.#pend;
+    // in order (the common case): at the end. Otherwise into the inbox, sorted in once when
+    // the buffer is next read: a backlog arriving out of order costs O(n) once, not per event
+    if (this.#inbox.length === 0 && (q.length === this.#head || cmpBuffered(q[q.length - 1]!, b) <= 0)) q.push(b);
+    else {
+      this.#inbox.push(b);
+      if (b.t < this.#inboxMin) this.#inboxMin = b.t;
+    }
     return 'accepted';
+  }
+
+  /** Sorts the inbox into the buffer: the order repeated in-place inserts would give (equal keys by arrival). */
+  #mergeInbox(): void {
+    const inbox = this.#inbox;
+    if (inbox.length === 0) return;
+    inbox.sort(cmpBuffered); // stable: equal keys keep their arrival order
+    const q = this.#pend;
+    const out: Buffered[] = [];
+    let i = this.#head;
+    let j = 0;
+    let first = -1;
+    while (i < q.length || j < inbox.length) {
+      // every inbox event arrived after every buffered one: on equal keys the buffered one goes first
+      if (j < inbox.length && (i >= q.length || cmpBuffered(inbox[j]!, q[i]!) < 0)) {
+        if (first < 0) first = out.length;
+        out.push(inbox[j++]!);
+      } else out.push(q[i++]!);
+    }
+    this.#dropped += this.#head;
+    this.#head = 0;
+    this.#pend = out;
+    this.#inbox = [];
+    this.#inboxMin = Infinity;
+    const pos = this.#dropped + first;
+    if (this.#live && pos < this.#lPos) this.#dirtyFrom = Math.min(this.#dirtyFrom, pos);
   }
 
   /** Hub time passes: commits every buffered event older than now − reorderS. */
@@ -349,6 +383,7 @@ export class GreetEngine {
    * event applied and time moved to `nowMs`. What live() must always equal (tests).
    */
   liveFromScratch(nowMs = this.#hubNow): LiveView {
+    this.#mergeInbox();
     const m = this.#committed.clone();
     for (let i = this.#head; i < this.#pend.length; i++) m.apply(this.#pend[i]!);
     m.advanceTo(nowMs);
@@ -366,6 +401,7 @@ export class GreetEngine {
 
   /** Brings the live machine up to the end of the buffer, rewinding only as far as an out-of-order event needs. */
   #syncLive(): VisitMachine {
+    this.#mergeInbox();
     const base = this.#dropped + this.#head;
     // checkpoints before the committed point cannot be replayed from: their events are gone
     while (this.#checkpoints.length && this.#checkpoints[0]!.pos < base) this.#checkpoints.shift();
@@ -402,7 +438,9 @@ export class GreetEngine {
       const pos = this.#dropped + i;
       for (const tr of m.drain()) if (tr.kind === 'closed' || tr.kind === 'orphan') this.#log.push({ pos, tr });
       this.#lPos = pos + 1;
-      if (this.#lPos - (this.#checkpoints.at(-1)?.pos ?? base) >= this.#checkpointEvery) this.#checkpoint();
+      // spaced by the state's size too, so copying it costs a few element copies per event
+      const gap = this.#lPos - (this.#checkpoints.at(-1)?.pos ?? base);
+      if (gap >= this.#checkpointEvery && gap * 4 >= m.weight) this.#checkpoint();
     }
     return m;
   }
@@ -483,6 +521,7 @@ export class GreetEngine {
 
   /** commits buffered events before `frontier`; true if any */
   #commitBefore(frontier: number): boolean {
+    if (this.#inboxMin < frontier) this.#mergeInbox();
     const q = this.#pend;
     const from = this.#head;
     let i = from;
@@ -523,17 +562,9 @@ function cmpTie(a: Buffered, b: Buffered): number {
   return a.rank - b.rank || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-/** Inserts by (t, rank, key) at or after `head`; arrivals are nearly in order, so scan from the end. Returns the index. */
-function insertSorted(q: Buffered[], head: number, b: Buffered): number {
-  let i = q.length;
-  while (i > head) {
-    const prev = q[i - 1]!;
-    if (prev.t < b.t || (prev.t === b.t && cmpTie(prev, b) <= 0)) break;
-    i--;
-  }
-  if (i === q.length) q.push(b);
-  else q.splice(i, 0, b);
-  return i;
+/** buffer order: corrected time, then same-time rank, then key */
+function cmpBuffered(a: Buffered, b: Buffered): number {
+  return a.t - b.t || cmpTie(a, b);
 }
 
 function toOrphan(tr: Extract<Ending, { kind: 'orphan' }>): OrphanGreet {

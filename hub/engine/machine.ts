@@ -175,6 +175,10 @@ export class VisitMachine {
   parties(): IterableIterator<Readonly<Party>> {
     return this.#parties.values();
   }
+  /** about what a clone copies (parties, timers, waiting greets and passes) */
+  get weight(): number {
+    return this.#parties.size + this.#timers.size + this.#pendingGreets.size + this.#staffPasses.size + this.#absorbers.length;
+  }
   get openCount(): number {
     return this.#parties.size;
   }
