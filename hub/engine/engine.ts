@@ -271,23 +271,25 @@ export class GreetEngine {
     if (inbox.length === 0) return;
     inbox.sort(cmpBuffered); // stable: equal keys keep their arrival order
     const q = this.#pend;
-    const out: Buffered[] = [];
-    let i = this.#head;
-    let j = 0;
-    let first = -1;
-    while (i < q.length || j < inbox.length) {
-      // every inbox event arrived after every buffered one: on equal keys the buffered one goes first
-      if (j < inbox.length && (i >= q.length || cmpBuffered(inbox[j]!, q[i]!) < 0)) {
-        if (first < 0) first = out.length;
-        out.push(inbox[j++]!);
-      } else out.push(q[i++]!);
+    // only the buffer's tail after the first inbox event moves; every inbox event arrived after
+    // every buffered one, so on equal keys the buffered one stays first
+    let lo = this.#head;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cmpBuffered(q[mid]!, inbox[0]!) <= 0) lo = mid + 1;
+      else hi = mid;
     }
-    this.#dropped += this.#head;
-    this.#head = 0;
-    this.#pend = out;
+    const tail = q.splice(lo);
+    let i = 0;
+    let j = 0;
+    while (i < tail.length || j < inbox.length) {
+      if (j < inbox.length && (i >= tail.length || cmpBuffered(inbox[j]!, tail[i]!) < 0)) q.push(inbox[j++]!);
+      else q.push(tail[i++]!);
+    }
     this.#inbox = [];
     this.#inboxMin = Infinity;
-    const pos = this.#dropped + first;
+    const pos = this.#dropped + lo;
     if (this.#live && pos < this.#lPos) this.#dirtyFrom = Math.min(this.#dirtyFrom, pos);
   }
 
