@@ -328,7 +328,8 @@ export class GreetEngine {
 
   /**
    * The provisional view at hub time `nowMs`: committed state plus buffered events, and what
-   * time has closed since. The waiting and greeted parties cost what is open; the provisional
+   * time has closed since. Read it before the engine next changes (ingest, advance): its
+   * provisional visits are gathered from the engine's state when first read. The waiting and greeted parties cost what is open; the provisional
    * visits (up to reorderS of them) are gathered only when read.
    */
   live(nowMs = this.#hubNow): LiveView {
@@ -341,7 +342,7 @@ export class GreetEngine {
     const greeted: Party[] = [];
     for (const p of m.parties()) if (!gone.has(p.id)) (p.greet === undefined ? waiting : greeted).push({ ...p });
     let gathered: { visits: ClosedVisit[]; orphans: OrphanGreet[] } | undefined;
-    const log = this.#log.slice();
+    const log = this.#log; // not copied: a view is read before the engine next changes (the live engine drops it on every event)
     const gather = () => {
       if (gathered) return gathered;
       const visits: ClosedVisit[] = [];
