@@ -27,6 +27,17 @@ beforeAll(async () => {
   ({ hub, dir } = await sseHub(2, 'gw-sse-'));
 });
 
+/** a client that sends its stream request and then never reads a byte */
+async function muteClient(httpUrl: string): Promise<{ mute: net.Socket; closed: Promise<void> }> {
+  const url = new URL(httpUrl);
+  const mute = net.connect(Number(url.port), url.hostname);
+  mute.on('error', () => undefined);
+  await new Promise<void>((r) => mute.once('connect', () => r()));
+  mute.write(`GET /api/stores/sse/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+  mute.pause();
+  return { mute, closed: new Promise<void>((r) => mute.once('close', () => r())) };
+}
+
 afterAll(async () => {
   await hub?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -34,14 +45,7 @@ afterAll(async () => {
 
 describe('SSE clients that stop reading', () => {
   it('are dropped once their unread buffer passes the limit; a client that reads keeps its stream', async () => {
-    const url = new URL(hub.httpUrl);
-    // a client that sends its request and then never reads a byte
-    const mute = net.connect(Number(url.port), url.hostname);
-    mute.on('error', () => undefined);
-    await new Promise<void>((r) => mute.once('connect', () => r()));
-    mute.write(`GET /api/stores/sse/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
-    mute.pause();
-    const closed = new Promise<void>((r) => mute.once('close', () => r()));
+    const { mute, closed } = await muteClient(hub.httpUrl);
 
     const reader = await fetch(`${hub.httpUrl}/api/stores/sse/stream`);
     const body = reader.body!.getReader();
@@ -80,13 +84,7 @@ describe('SSE clients that stop reading, flooded with deltas', () => {
   });
 
   it('are dropped by the same limit when what piles up is change events', async () => {
-    const url = new URL(quiet.httpUrl);
-    const mute = net.connect(Number(url.port), url.hostname);
-    mute.on('error', () => undefined);
-    await new Promise<void>((r) => mute.once('connect', () => r()));
-    mute.write(`GET /api/stores/sse/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
-    mute.pause();
-    const closed = new Promise<void>((r) => mute.once('close', () => r()));
+    const { mute, closed } = await muteClient(quiet.httpUrl);
     const entryTime = new Date().toISOString();
     const open = Array.from({ length: 50 }, (_, i) => ({
       kind: 'open' as const,
