@@ -4,7 +4,7 @@ import type { GwEvent } from '../../contract/index.ts';
 import { replayTrace } from '../../hub/engine/replay.ts';
 import { T0, testConfig, trace } from '../helpers/trace.ts';
 
-// Issue 3 §2: final outcomes do not depend on arrival order within reorderS nor on
+// CONTRACT.md "Replay" and `reorderS`: final outcomes do not depend on arrival order within reorderS nor on
 // duplicates. Traces are generated in true time; each node has a skewed clock; each
 // event gets a random network/buffer delay below reorderS; arrival = sort by receive time.
 
@@ -126,7 +126,7 @@ describe('order and duplicates do not change results (property)', () => {
   });
 });
 
-describe('node clocks (issue 3 §3)', () => {
+describe('node clocks (README "Order, duplicates and clocks")', () => {
   it('with nodes skewed up to ±10 s and jittery delivery, time to greet is right within 50 ms', () => {
     fc.assert(
       fc.property(
