@@ -37,7 +37,6 @@ export const RAISED_GUARD: Partial<GuardOptions> = { maxConnections: 4096, maxPe
 const CHILD_FLAG = '--fuzz-hub-child';
 const SELF = fileURLToPath(import.meta.url);
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const describeErr = (e: unknown): string => (e instanceof Error ? (e.stack ?? e.message) : String(e));
 
 // ---------------------------------------------------------------------------
@@ -950,30 +949,33 @@ const latency = (xs: number[], failures: number): LatencyFigures => {
 class HealthMonitor {
   readonly #lat: number[] = [];
   #failures = 0;
-  #stop = false;
-  readonly #loop: Promise<void>;
+  /** the request in flight, if any: a sample every 100 ms, never two at once */
+  #inFlight: Promise<void> | undefined;
+  readonly #timer: NodeJS.Timeout;
   constructor(url: string) {
-    this.#loop = this.#run(url);
+    const sample = () => {
+      this.#inFlight ??= this.#probe(url).finally(() => (this.#inFlight = undefined));
+    };
+    sample();
+    this.#timer = setInterval(sample, 100);
   }
-  async #run(url: string): Promise<void> {
-    while (!this.#stop) {
-      const t0 = performance.now();
-      try {
-        const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
-        await r.text();
-        if (r.ok) this.#lat.push(performance.now() - t0);
-        else this.#failures++;
-      } catch {
-        this.#failures++;
-      }
-      await sleep(100);
+  async #probe(url: string): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+      await r.text();
+      if (r.ok) this.#lat.push(performance.now() - t0);
+      else this.#failures++;
+    } catch {
+      this.#failures++;
     }
   }
   async stop(): Promise<LatencyFigures> {
-    this.#stop = true;
-    await this.#loop;
+    clearInterval(this.#timer);
+    await this.#inFlight;
     return latency(this.#lat, this.#failures);
   }
+
 }
 
 /** A dashboard: the live stream stays open for the whole run (a node's status reaches it), and must keep coming */
@@ -1082,10 +1084,14 @@ class Probe {
       data: { sensor: 'door', state: seq % 2 ? 'open' : 'closed' },
     };
     try {
-      await Promise.race([
-        this.#client.publishAsync(topics.events(STORE, 'probe'), JSON.stringify(ev), { qos: 1 }),
-        sleep(15_000).then(() => Promise.reject(new Error('no PUBACK within 15 s'))),
-      ]);
+      // the PUBACK, or its failure, within 15 s
+      const pub: { acked: boolean; err?: Error } = { acked: false };
+      this.#client.publishAsync(topics.events(STORE, 'probe'), JSON.stringify(ev), { qos: 1 }).then(
+        () => (pub.acked = true),
+        (err: Error) => (pub.err = err),
+      );
+      await waitFor(() => pub.acked || pub.err !== undefined, 'the PUBACK', 15_000);
+      if (pub.err) throw pub.err;
     } catch (err) {
       return { ok: false, ms: performance.now() - t0, detail: `publish failed: ${(err as Error).message}` };
     }
@@ -1788,9 +1794,18 @@ export async function payloadPhase(hub: HubProcess, seed: number, budget: number
   // accepted events are counted once their trace line is durable: give the last ones a moment
   let after = await hub.stats();
   const count = (s: HubStats) => ({ rej: sumValues(s.rejected.fuzz) - sumValues(before.rejected.fuzz), acc: (s.accepted.fuzz ?? 0) - (before.accepted.fuzz ?? 0) });
-  for (let t = 0; t < 100 && count(after).rej + count(after).acc < confirmed; t++) {
-    await sleep(100);
-    after = await hub.stats();
+  try {
+    await waitFor(
+      async () => {
+        after = await hub.stats();
+        return count(after).rej + count(after).acc >= confirmed;
+      },
+      'every confirmed publish counted',
+      10_000,
+      100,
+    );
+  } catch {
+    // fewer counted than confirmed: the check below says by how many
   }
   const { rej, acc } = count(after);
   const kindsAccepted = diffCounts(after.acceptedKinds, before.acceptedKinds);
@@ -2195,7 +2210,7 @@ export interface GuardFigures {
 }
 
 /** one valid CONNECT; resolves with the CONNACK code, or null if the socket closed first; `hold` keeps it open until released */
-function tryConnect(port: number, hold: Promise<void> | null, clientId: string): Promise<number | null> {
+function tryConnect(port: number, hold: Promise<void> | null, clientId: string, onClose?: () => void): Promise<number | null> {
   return new Promise<number | null>((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     const reader = new PacketReader();
@@ -2225,6 +2240,7 @@ function tryConnect(port: number, hold: Promise<void> | null, clientId: string):
     s.on('close', () => {
       clearTimeout(timer);
       done();
+      onClose?.();
     });
   });
 }
@@ -2237,10 +2253,12 @@ export async function guardPhase(cfg: StoreConfig, dir: string, deadline: number
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     const concurrentTried = 64;
-    const codes = await Promise.all(Array.from({ length: concurrentTried }, (_, i) => tryConnect(hub.mqttPort, held, `g-c${i}`)));
+    let heldClosed = 0;
+    const codes = await Promise.all(Array.from({ length: concurrentTried }, (_, i) => tryConnect(hub.mqttPort, held, `g-c${i}`, () => heldClosed++)));
     const concurrentAccepted = codes.filter((c) => c === 0).length;
     release();
-    await sleep(200);
+    // the sequential tries start once the held connections are gone, not while they close
+    await waitFor(() => heldClosed === concurrentTried, 'the held connections closed', 15_000);
     const sequentialTried = 160;
     let sequentialAccepted = 0;
     for (let i = 0; i < sequentialTried && Date.now() < deadline; i++) if ((await tryConnect(hub.mqttPort, null, `g-s${i}`)) === 0) sequentialAccepted++;
@@ -2398,8 +2416,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
         check(name, '/healthz answers', healthzAfter);
         const pr = alive ? await probe!.check() : { ok: false, ms: 0, detail: 'hub not running' };
         check(name, "the probe node's event is accepted", pr.ok, pr.detail);
-        // the stream sends every 500 ms: wait for one more message, a few seconds at most
-        for (let t = 0; t < 60 && !stream!.ended && stream!.messages <= streamed; t++) await sleep(50);
+        // the stream sends a snapshot every 2 s: wait for one more message, a few seconds at most
+        await waitFor(() => stream!.ended || stream!.messages > streamed, 'one more stream message', 5_000, 50).catch(() => undefined);
         check(name, "a dashboard's live stream kept coming", !stream!.ended && stream!.messages > streamed, `${stream!.messages - streamed} messages${stream!.ended ? ', then it ended' : ''}`);
         if (alive) {
           const liveBytes = await fetch(`${hub.httpUrl}/api/stores/${STORE}/live`, { headers: { authorization: `Bearer ${TOKEN}` } }).then(
