@@ -5,7 +5,8 @@ import path from 'node:path';
 import { startTestInfluxd } from '../test/helpers/influxd.ts';
 import { connectNodes, MIX_TEXT, percentile, runLoad, type LoadConnection } from './load-gen.ts';
 import { installPeer, type PeerInstall } from './peer/install.ts';
-import { atExit, rssOf, runCleanups, sampleRss, sleep } from './procs.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { atExit, rssOf, runCleanups, sampleRss } from './procs.ts';
 import { aedesTarget, greetwatchTarget, peerTarget, STORE, type Running, type Target } from './systems.ts';
 
 // (g) greetwatch against the DIY stack a store owner could wire instead (Mosquitto → Node-RED →
@@ -93,7 +94,7 @@ async function waitLanded(sys: Running, bootid: string, target: number, stallMs:
   let last = -1;
   let lastChange = performance.now();
   let atMs = performance.now();
-  for (;;) {
+  const settled = async (): Promise<boolean> => {
     let n = last;
     try {
       n = await sys.landed(bootid);
@@ -106,9 +107,11 @@ async function waitLanded(sys: Running, bootid: string, target: number, stallMs:
       last = n;
       lastChange = now;
     }
-    if (n >= target || now - lastChange > stallMs || now > untilMs) return { landed: Math.max(0, last), atMs };
-    await sleep(100);
-  }
+    return n >= target || now - lastChange > stallMs || now > untilMs;
+  };
+  // the bounds are in `settled`; waitFor's own is only a backstop past them
+  await waitFor(settled, 'events to land', Math.max(0, untilMs - performance.now()) + stallMs + 60_000, 100);
+  return { landed: Math.max(0, last), atMs };
 }
 
 async function runOne(target: Target, sc: Scenario, run: number, o: CompareOptions, baseDir: string): Promise<RunFigures> {
@@ -120,7 +123,8 @@ async function runOne(target: Target, sc: Scenario, run: number, o: CompareOptio
   const notes: string[] = [];
   try {
     conns = await connectNodes({ port: sys.mqttPort, store: STORE, nodes, login: (n) => sys.login(n) });
-    await sleep(1_000);
+    // "idle" is defined as connected and quiet for a second: a measurement period, not a wait for a state
+    await new Promise((r) => setTimeout(r, 1_000));
     const rssIdleMB = sys.pids().reduce((s, p) => s + rssOf(p).rssMB, 0);
     const bootid = `b${run}${crypto.randomBytes(3).toString('hex')}`;
     // entry → screen: published entries waiting to show
@@ -156,7 +160,8 @@ async function runOne(target: Target, sc: Scenario, run: number, o: CompareOptio
     const deadline = load.startMs + timeoutMs + 30_000;
     const w = await waitLanded(sys, bootid, load.published, sys.ackIsLanded ? 2_000 : 10_000, deadline);
     if (screen) {
-      await sleep(2_000); // the last entries reach the screen
+      // the last entries reach the screen, or 2 s pass (those left are counted as never shown)
+      await waitFor(() => pending.size === 0, 'the last entries on the screen', 2_000).catch(() => undefined);
       screen.close();
     }
     const rssPeakMB = sampler.stop();

@@ -311,7 +311,6 @@ export interface LoadResult {
   dropped: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs one load to the end (every event acknowledged) or to its timeout. Never rejects for the broker's sake: a closed connection is counted. */
 export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
@@ -382,7 +381,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   stopped = true;
   clearTimeout(timer);
   if (pacer) clearInterval(pacer);
-  await sleep(0);
+  await new Promise((r) => setImmediate(r)); // let the last acknowledgements' callbacks run
   return {
     published,
     acked,

@@ -21,6 +21,7 @@
 //       --peer-tuned lifts mosquitto's queue limit; --no-compare skips (g); --compare-only runs only (g)
 // Prints a table, then the figures as JSON (to stdout, or to the --json file).
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -442,6 +443,9 @@ async function sectionsAtoF(): Promise<void> {
 try {
   if (!COMPARE_ONLY) await sectionsAtoF();
   if (args['no-compare'] !== true) {
+    // the hub under test runs from dist/ (as in a store); a stale build would measure the tsx fallback
+    const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--if-needed'], { stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('npm run build failed: the comparison needs the built hub');
     const steadySeconds = Number(args['steady-seconds'] ?? (QUICK ? 20 : 180));
     const cmp = await runCompare({
       quick: QUICK,

@@ -7,7 +7,8 @@ import { StoreConfig } from '../firmware-config/schema.ts';
 import { freePort } from '../hub/influxd.ts';
 import { password, withLogins } from '../test/helpers/logins.ts';
 import { sseScreen, wsScreen, type Screen } from './screens.ts';
-import { startProc, waitUntil } from './procs.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { startProc } from './procs.ts';
 import { startPeer } from './peer/peer.ts';
 import type { PeerInstall } from './peer/install.ts';
 
@@ -71,7 +72,7 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
       });
       const http = `http://127.0.0.1:${httpPort}`;
       try {
-        await waitUntil(async () => {
+        await waitFor(async () => {
           if (hub.child.exitCode !== null) throw new Error(`greetwatch hub exited: ${hub.tail()}`);
           try {
             return (await fetch(`${http}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;

@@ -3,7 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { freePort } from '../../hub/influxd.ts';
 import { buildEvent, QosPublisher } from '../load-gen.ts';
-import { startProc, waitUntil, type Proc } from '../procs.ts';
+import { waitFor } from '../../test/helpers/wait.ts';
+import { startProc, type Proc } from '../procs.ts';
 import { mosquittoConf, peerFlow, settingsJs } from './flow.ts';
 import type { PeerInstall } from './install.ts';
 
@@ -70,7 +71,7 @@ export async function startPeer(install: PeerInstall, o: { influxUrl: string; ru
     fs.writeFileSync(conf, mosquittoConf(mqttPort, o.tuned === true));
     const mosq = startProc('mosquitto', install.mosquitto, ['-c', conf], { logFile: path.join(o.runDir, 'mosquitto.log') });
     procs.push(mosq);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       if (mosq.child.exitCode !== null) throw new Error(`mosquitto exited: ${mosq.tail()}`);
       return portOpen(mqttPort);
     }, 'mosquitto listening', 15_000, 50);
@@ -91,7 +92,7 @@ export async function startPeer(install: PeerInstall, o: { influxUrl: string; ru
         return '';
       }
     };
-    await waitUntil(() => {
+    await waitFor(() => {
       if (red.child.exitCode !== null) throw new Error(`node-red exited: ${red.tail(20)}`);
       const l = log();
       if (/Waiting for missing types|Error loading flows/.test(l)) throw new Error(`node-red cannot run the flow: ${red.tail(20)}`);
@@ -103,7 +104,7 @@ export async function startPeer(install: PeerInstall, o: { influxUrl: string; ru
     const ev = buildEvent(o.store, 'warmup', 'warmup', 1, 1);
     await new Promise<void>((resolve) => warm.publish(`greetwatch/v1/${o.store}/warmup/events`, ev.payload, resolve));
     await warm.close();
-    await waitUntil(async () => (await countPoints(o.influxUrl, database, 'warmup')) >= 1, 'the warm-up event in InfluxDB', 20_000, 200);
+    await waitFor(async () => (await countPoints(o.influxUrl, database, 'warmup')) >= 1, 'the warm-up event in InfluxDB', 20_000, 200);
 
     return {
       mqttPort,
