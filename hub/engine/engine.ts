@@ -155,7 +155,6 @@ export class GreetEngine {
   #dirtyFrom = Infinity;
   #log: Logged[] = [];
   #checkpoints: Checkpoint[] = [];
-  #version = 0;
   readonly #checkpointEvery: number;
 
   constructor(opts: EngineOptions) {
@@ -178,10 +177,6 @@ export class GreetEngine {
   }
   get committedMachine(): Readonly<VisitMachine> {
     return this.#committed;
-  }
-  /** changes whenever the live view may have changed (an event buffered or applied, a commit) */
-  get version(): number {
-    return this.#version;
   }
 
   /** a node's counters, read only: a node never heard from gets zeros and no entry */
@@ -241,7 +236,6 @@ export class GreetEngine {
     // hub time is now at least this event's arrival: commit what that makes final first
     this.advance(recvMs);
     if (!b) return 'accepted';
-    this.#version++;
     if (b.t < this.#committed.now) {
       // later than reorderS: the committed view has moved past it. Applied now, at
       // its own time, rather than dropped (nothing seen is lost); counted per node.
@@ -297,7 +291,7 @@ export class GreetEngine {
   advance(nowMs: number): void {
     this.#setNow(nowMs);
     const frontier = this.#hubNow - this.rules.reorderS * 1000;
-    if (this.#commitBefore(frontier)) this.#version++;
+    this.#commitBefore(frontier);
     this.#committed.advanceTo(frontier);
     this.#collect();
   }
@@ -315,7 +309,6 @@ export class GreetEngine {
     if (Number.isFinite(end)) this.#committed.advanceTo(end, true);
     this.#collect();
     this.#live = undefined;
-    this.#version++;
   }
 
   /** Final visits and orphan greets since the last call. */
@@ -522,14 +515,14 @@ export class GreetEngine {
     }
   }
 
-  /** commits buffered events before `frontier`; true if any */
-  #commitBefore(frontier: number): boolean {
+  /** commits buffered events before `frontier` */
+  #commitBefore(frontier: number): void {
     if (this.#inboxMin < frontier) this.#mergeInbox();
     const q = this.#pend;
     const from = this.#head;
     let i = from;
     while (i < q.length && q[i]!.t < frontier) this.#committed.apply(q[i++]!);
-    if (i === from) return false;
+    if (i === from) return;
     this.#head = i;
     // drop the committed front once it is most of the array (amortised O(1) per event)
     if (i > 1024 && i * 2 > q.length) {
@@ -537,7 +530,6 @@ export class GreetEngine {
       this.#dropped += i;
       this.#head = 0;
     }
-    return true;
   }
 
   #collect(): void {

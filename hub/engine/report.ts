@@ -125,10 +125,6 @@ export class ReportAccumulator {
     return this.#fromMs;
   }
 
-  has(party: string): boolean {
-    return this.#seen.has(party);
-  }
-
   add(v: Visit): void {
     this.addRecord(v.party, v.outcome, Date.parse(v.entryTime), v.ttgS, v.staff);
   }
