@@ -1,0 +1,78 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { Value } from '@sinclair/typebox/value';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LiveDelta, sourceOf, topics, type LiveChange } from '../../contract/index.ts';
+import { StoreConfig } from '../../firmware-config/schema.ts';
+import { startHub, type Hub } from '../../hub/hub.ts';
+import { memoryVisitStore } from '../../hub/visit-store.ts';
+import { password, withLogins } from '../helpers/logins.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+// README "Live stream": why a party leaves the waiting list. A real hub and broker, the hub
+// on an injected clock so that time can pass past a deadline without waiting for it.
+
+let hub: Hub | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await hub?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  hub = undefined;
+});
+
+async function start(): Promise<{ changes: LiveChange[]; send: (id: string, timeS: number) => Promise<void>; later: (s: number) => void }> {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-delta-'));
+  const base = Math.floor(Date.now() / 1000) * 1000;
+  let offsetMs = 0;
+  const cfg = await withLogins(
+    Value.Default(StoreConfig, {
+      store: { id: 'dl', timezone: 'UTC' },
+      rules: { expireS: 60, warnAtS: 20, greetWithinS: 30 },
+      nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
+      hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
+    }) as StoreConfig,
+  );
+  const h = await startHub({ config: cfg, dataDir: dir, clock: { now: () => base + offsetMs }, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 20 });
+  hub = h;
+  const changes: LiveChange[] = [];
+  h.ctx.bus.on('live:delta', ({ delta }) => {
+    expect(Value.Check(LiveDelta, delta)).toBe(true);
+    changes.push(...delta.changes);
+  });
+  const c = await mqtt.connectAsync(h.mqttUrl, { username: 'door', password: password('door'), reconnectPeriod: 0 });
+  const at = (s: number) => new Date(base + s * 1000).toISOString();
+  return {
+    changes,
+    async send(id, timeS) {
+      // senttime = hub time at sending: the clock offset estimate stays 0
+      const ev = { specversion: '1.0', id, source: sourceOf('dl', 'door'), type: 'greetwatch.entry.v1', time: at(timeS), senttime: at(offsetMs / 1000), bootid: 'b', seq: Number(id.slice(1)), data: { sensor: 'beam', direction: 'in' } };
+      await c.publishAsync(topics.events('dl', 'door'), JSON.stringify(ev), { qos: 1 });
+    },
+    later(s) {
+      offsetMs += s * 1000;
+    },
+  };
+}
+
+describe('waiting-list changes', () => {
+  it('a party that waits past expireS leaves as closed (missed); one re-read by an earlier entry as withdrawn', async () => {
+    const { changes, send, later } = await start();
+    await send('e1', 0);
+    await waitFor(() => changes.some((x) => x.kind === 'open' && x.party.party === 'door/e1'), 'door/e1 on the list');
+    later(61);
+    await waitFor(() => changes.some((x) => x.kind === 'gone' && x.party === 'door/e1'), 'door/e1 gone');
+    expect(changes.find((x) => x.kind === 'gone' && x.party === 'door/e1')).toEqual({ kind: 'gone', party: 'door/e1', reason: 'closed', outcome: 'missed' });
+
+    // an entry, then one a second earlier arriving late: the earlier one now opens the party
+    await send('e3', 60);
+    await waitFor(() => changes.some((x) => x.kind === 'open' && x.party.party === 'door/e3'), 'door/e3 on the list');
+    await send('e2', 59);
+    await waitFor(() => changes.some((x) => x.kind === 'gone' && x.party === 'door/e3'), 'door/e3 gone');
+    expect(changes.find((x) => x.kind === 'gone' && x.party === 'door/e3')).toEqual({ kind: 'gone', party: 'door/e3', reason: 'withdrawn' });
+    const e2 = changes.find((x) => x.kind === 'open' && x.party.party === 'door/e2');
+    expect(e2).toMatchObject({ kind: 'open', party: { party: 'door/e2', size: 2 } });
+  });
+});
