@@ -146,7 +146,18 @@ export const LiveSnapshot = Type.Object({
   open: Type.Array(OpenParty),
   today: Report,
   nodes: Type.Array(NodeHealth),
-  history: Type.Object({ enabled: Type.Boolean(), detail: Type.String() }),
+  /**
+   * where history goes (`detail`) and how it is doing: `state` up (InfluxDB answers), down (writes
+   * or queries fail; points wait in the spool) or off (no persistent history); `spool`: points waiting
+   */
+  history: Type.Object({
+    enabled: Type.Boolean(),
+    detail: Type.String(),
+    state: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('off')]),
+    spool: Type.Integer({ minimum: 0 }),
+    /** the last failure while down */
+    lastError: Type.Optional(Type.String()),
+  }),
   /** the hub's trace journal: events made durable, and writes that failed (those were not acknowledged) */
   journal: Type.Optional(Type.Object({ written: Type.Integer(), failed: Type.Integer(), lastError: Type.Union([Type.String(), Type.Null()]) })),
 });

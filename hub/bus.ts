@@ -9,6 +9,8 @@ export interface BusEvents {
   'node:status': { node: string; status: NodeStatus; recvMs: number };
   /** a visit whose outcome is final (after reorderS): published and stored */
   'visit:final': { visit: Visit };
+  /** a greet that no party took (CONTRACT.md "greetLeadS"), final like a visit: stored as a greeting */
+  'greet:orphan': { store: string; t: number; staff?: string };
   /** a node's indicator should change */
   'indicator:set': { node: string; level: IndicatorLevel };
   /** the waiting list changed (live view): pushed to screens as it happens */

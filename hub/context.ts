@@ -49,5 +49,7 @@ export interface HubPlugin {
   /** plugins that must have started first (what this one reads from ctx.runtime, or listens after) */
   readonly needs?: readonly string[];
   start(ctx: HubContext): Promise<void>;
+  /** called once every plugin has started, in start order: for what must reach every listener on the bus */
+  ready?(): Promise<void>;
   stop(): Promise<void>;
 }

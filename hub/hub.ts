@@ -95,7 +95,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   const config = opts.config;
   const log = opts.log ?? pino({ name: 'hub', level: process.env.LOG_LEVEL ?? 'info' });
   const dataDir = opts.dataDir ?? path.resolve(opts.baseDir ?? process.cwd(), config.hub.dataDir);
-  const store = opts.store ?? (await configuredStore(config, log));
+  const store = opts.store ?? (await configuredStore(config, log, dataDir));
   const reloadConfig = async (): Promise<ReloadResult> => {
     const rlog = log.child({ name: 'hub:config' });
     if (!opts.configFile) return { ok: false, errors: ['this hub was started without a store file: nothing to reload'], restartNeeded: [] };
@@ -166,6 +166,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
       await p.start(ctx);
       started.push(p);
     }
+    for (const p of order) await p.ready?.();
   } catch (err) {
     await stopAll();
     throw err;

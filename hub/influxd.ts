@@ -10,14 +10,22 @@ import { ErrorCodes, GwError } from '../contract/index.ts';
 // (hub.influx.url unset). Everything lives under one dataDir; every instance is
 // independent (no module state), so tests can run several side by side.
 
+/** up: answers /ping; restarting: exited on its own and is being started again; stopped: stop() was called (or it exited unsupervised) */
+export type InfluxdState = 'up' | 'restarting' | 'stopped';
+
 export interface ManagedInfluxd {
-  /** e.g. http://127.0.0.1:41234 */
+  /** e.g. http://127.0.0.1:41234; the same across restarts */
   url: string;
-  /** HTTP API port */
+  /** HTTP API port; the same across restarts, so the store's client keeps its URL */
   port: number;
-  /** influxd's process id (diagnostics, tests) */
-  pid: number;
-  /** SIGTERM, wait for exit, SIGKILL after a few seconds. Idempotent. */
+  /** the process id of the influxd started last (starting or up), undefined when none runs (diagnostics, tests) */
+  pid(): number | undefined;
+  state(): InfluxdState;
+  /** how many times influxd was brought back after exiting on its own */
+  restarts(): number;
+  /** called on every change of state(); returns the unsubscribe function */
+  onState(fn: (s: InfluxdState) => void): () => void;
+  /** SIGTERM, wait for exit, SIGKILL after a few seconds; cancels a pending restart. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -33,6 +41,14 @@ export interface StartInfluxdOptions {
   startTimeoutMs?: number;
   /** SIGKILL this long after SIGTERM if influxd has not exited; default 5 s */
   killAfterMs?: number;
+  /** start influxd again (same data dir, same port) when it exits without stop(); default true */
+  supervise?: boolean;
+  /** wait before the first restart; doubled after each restart that did not last, up to maxRestartDelayMs; default 500 */
+  restartDelayMs?: number;
+  /** default 30 s */
+  maxRestartDelayMs?: number;
+  /** an influxd up this long before it exits is restarted after restartDelayMs again; default 60 s */
+  stableMs?: number;
 }
 
 const HOST = '127.0.0.1';
@@ -192,9 +208,47 @@ function watchExit(child: ChildProcess): { exited: Promise<Exit>; state: { exit:
   return { exited, state };
 }
 
-type Attempt = { ok: ManagedInfluxd } | { ok: null; portClash: boolean; error: GwError };
+/** one influxd process that answered /ping */
+interface Instance {
+  pid: number | undefined;
+  /** resolves when the process is gone (never rejects) */
+  exited: Promise<Exit>;
+  /** Date.now() when it answered /ping */
+  upAt: number;
+  /** SIGTERM, wait, SIGKILL after killAfterMs. Idempotent. */
+  stop(): Promise<void>;
+}
 
-/** Starts influxd on loopback with free ports; resolves once GET /ping answers 204. */
+type Attempt = { ok: Instance } | { ok: null; portClash: boolean; aborted: boolean; error: GwError };
+
+interface LaunchSettings {
+  bin: string;
+  dataDir: string;
+  log: Logger;
+  startTimeoutMs: number;
+  killAfterMs: number;
+}
+
+/** Starts one influxd on `httpPort` (or a free one), retrying with other ports when one picked here was taken meanwhile. */
+async function launch(s: LaunchSettings, httpPortFixed: number | undefined, hooks: { abort?: AbortSignal; onSpawn?: (pid: number | undefined) => void } = {}): Promise<{ inst: Instance; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    if (hooks.abort?.aborted) throw new GwError(ErrorCodes.STORE_IO, 'influxd start cancelled by stop()');
+    const httpPort = httpPortFixed ?? (await freePort());
+    let rpcPort = await freePort();
+    while (rpcPort === httpPort) rpcPort = await freePort();
+    const res = await launchOnce({ ...s, httpPort, rpcPort, fixedHttpPort: httpPortFixed !== undefined, ...hooks });
+    if (res.ok) return { inst: res.ok, port: httpPort };
+    if (res.aborted || !res.portClash || attempt >= MAX_PORT_ATTEMPTS) throw res.error;
+    s.log.warn({ attempt, httpPort, rpcPort }, 'an influxd port was taken meanwhile, retrying with other ports');
+  }
+}
+
+/**
+ * Starts influxd on loopback with free ports; resolves once GET /ping answers 204. Supervised
+ * (the default), an influxd that exits without stop() is started again on the same data dir and
+ * port, after a delay that doubles while it keeps dying; the store's client meanwhile spools
+ * its writes and sends them once the server answers again (README "Reliability").
+ */
 export async function startInfluxd(opts: StartInfluxdOptions): Promise<ManagedInfluxd> {
   const log = (opts.log ?? pino()).child({ name: 'hub:influxd' });
   const bin = opts.bin ?? findInfluxd();
@@ -208,15 +262,125 @@ export async function startInfluxd(opts: StartInfluxdOptions): Promise<ManagedIn
   if (opts.httpPort !== undefined && !(await portIsFree(opts.httpPort))) {
     throw new GwError(ErrorCodes.STORE_IO, `influxd HTTP port ${HOST}:${opts.httpPort} is already in use`);
   }
-  for (let attempt = 1; ; attempt++) {
-    const httpPort = opts.httpPort ?? (await freePort());
-    let rpcPort = await freePort();
-    while (rpcPort === httpPort) rpcPort = await freePort();
-    const res = await launchOnce({ bin, dataDir, httpPort, rpcPort, fixedHttpPort: opts.httpPort !== undefined, log, startTimeoutMs: opts.startTimeoutMs ?? 20_000, killAfterMs: opts.killAfterMs ?? 5_000 });
-    if (res.ok) return res.ok;
-    if (!res.portClash || attempt >= MAX_PORT_ATTEMPTS) throw res.error;
-    log.warn({ attempt, httpPort, rpcPort }, 'an influxd port was taken meanwhile, retrying with other ports');
-  }
+  const settings: LaunchSettings = { bin, dataDir, log, startTimeoutMs: opts.startTimeoutMs ?? 20_000, killAfterMs: opts.killAfterMs ?? 5_000 };
+  const first = await launch(settings, opts.httpPort);
+  const port = first.port;
+  const url = `http://${HOST}:${port}`;
+  const logPath = path.join(dataDir, LOG_FILE);
+  const supervise = opts.supervise ?? true;
+  const baseDelay = Math.max(0, opts.restartDelayMs ?? 500);
+  const maxDelay = Math.max(baseDelay, opts.maxRestartDelayMs ?? 30_000);
+  const stableMs = opts.stableMs ?? 60_000;
+
+  let current: Instance | null = first.inst;
+  let pid: number | undefined = first.inst.pid;
+  let state: InfluxdState = 'up';
+  let restarts = 0;
+  let delay = baseDelay;
+  let stopping = false;
+  let timer: NodeJS.Timeout | undefined;
+  /** the restart under way, if any: stop() waits for it, so the two never race */
+  let restarting: Promise<void> | null = null;
+  const abort = new AbortController();
+  const listeners = new Set<(s: InfluxdState) => void>();
+  const setState = (next: InfluxdState) => {
+    if (state === next) return;
+    state = next;
+    for (const fn of [...listeners]) {
+      try {
+        fn(next);
+      } catch (err) {
+        log.warn({ err }, 'an influxd state listener failed');
+      }
+    }
+  };
+
+  const scheduleRestart = () => {
+    const wait = delay;
+    delay = Math.min(Math.max(1, delay * 2), maxDelay);
+    timer = setTimeout(() => {
+      timer = undefined;
+      restarting = restart().finally(() => (restarting = null));
+    }, wait);
+    return wait;
+  };
+
+  /** never rejects: a failed start is logged and tried again later */
+  const restart = async (): Promise<void> => {
+    try {
+      // the port is ours only while our influxd holds it: someone else's server could answer our /ping
+      if (!(await portIsFree(port))) throw new GwError(ErrorCodes.STORE_IO, `influxd HTTP port ${HOST}:${port} is taken by another process`);
+      if (stopping) return;
+      const { inst } = await launch(settings, port, { abort: abort.signal, onSpawn: (p) => (pid = p) });
+      if (stopping) {
+        await inst.stop();
+        return;
+      }
+      restarts++;
+      current = inst;
+      watch(inst);
+      log.info({ url, pid: inst.pid, restarts }, 'influxd is back after exiting on its own');
+      setState('up');
+    } catch (err) {
+      pid = undefined;
+      if (stopping) return;
+      const retryInMs = scheduleRestart();
+      log.error({ code: ErrorCodes.STORE_IO, err: (err as Error).message, retryInMs }, 'influxd could not be restarted; trying again');
+    }
+  };
+
+  const watch = (inst: Instance) => {
+    // never rejects: `exited` only resolves, and the handler only logs and schedules
+    void inst.exited.then(({ code, signal }) => {
+      if (stopping || current !== inst) return;
+      current = null;
+      pid = undefined;
+      const fields = { code: ErrorCodes.STORE_IO, exitCode: code, signal, logTail: logTail(logPath, 2000) };
+      if (!supervise) {
+        log.error(fields, 'influxd exited unexpectedly');
+        setState('stopped');
+        return;
+      }
+      if (Date.now() - inst.upAt >= stableMs) delay = baseDelay; // it ran for a while: this is not a crash loop
+      setState('restarting');
+      const restartInMs = scheduleRestart();
+      log.error({ ...fields, restartInMs }, 'influxd exited unexpectedly');
+    });
+  };
+  watch(first.inst);
+
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      abort.abort(); // a start under way gives up waiting for /ping and stops its influxd
+      await restarting;
+      const c = current;
+      current = null;
+      await c?.stop();
+      pid = undefined;
+      setState('stopped');
+      log.info({ url }, 'influxd stopped');
+    })();
+    return stopped;
+  };
+
+  return {
+    url,
+    port,
+    pid: () => pid,
+    state: () => state,
+    restarts: () => restarts,
+    onState(fn) {
+      listeners.add(fn);
+      return () => {
+        listeners.delete(fn);
+      };
+    },
+    stop,
+  };
 }
 
 const PID_FILE = 'influxd.pid';
@@ -254,6 +418,10 @@ async function launchOnce(a: {
   log: Logger;
   startTimeoutMs: number;
   killAfterMs: number;
+  /** stop waiting for /ping, stop the child and report `aborted` (stop() during a restart) */
+  abort?: AbortSignal | undefined;
+  /** told the child's pid as soon as it is spawned */
+  onSpawn?: ((pid: number | undefined) => void) | undefined;
 }): Promise<Attempt> {
   const { bin, dataDir, httpPort, log } = a;
   const configPath = path.join(dataDir, CONFIG_FILE);
@@ -273,17 +441,11 @@ async function launchOnce(a: {
     fs.closeSync(logFd); // the child holds its own descriptor
   }
   if (child.pid !== undefined) fs.writeFileSync(path.join(dataDir, PID_FILE), String(child.pid));
+  a.onSpawn?.(child.pid);
   const { exited, state } = watchExit(child);
   const url = `http://${HOST}:${httpPort}`;
   let ready = false;
-  let stopping = false;
-  // Dying on its own after start (crash, OOM, killed) is logged; the store then buffers writes.
-  // Never rejects: `exited` only resolves, and the handler only logs (logTail catches its errors).
-  void exited.then(({ code, signal }) => {
-    if (ready && !stopping) {
-      log.error({ code: ErrorCodes.STORE_IO, exitCode: code, signal, logTail: logTail(logPath, 2000) }, 'influxd exited unexpectedly');
-    }
-  });
+  // dying on its own after start (crash, OOM, killed) is logged and handled by startInfluxd's supervisor
   // If our process exits without stop(), do not leave an orphan influxd holding the data dir.
   // A parent killed with -9 runs no exit hook: a tiny watchdog stops influxd when we are
   // gone, so a crashed hub (or test worker) never leaves a database server behind.
@@ -298,9 +460,24 @@ async function launchOnce(a: {
     child.kill('SIGTERM');
   };
   process.once('exit', onParentExit);
+  // a child that died on its own needs no exit hook any more (restarts would pile them up)
+  void exited.then(() => process.off('exit', onParentExit));
+
+  /** SIGTERM, then SIGKILL if it has not exited after killAfterMs */
+  const terminate = async () => {
+    process.off('exit', onParentExit);
+    if (state.exit) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      log.warn({ pid: child.pid }, 'influxd did not stop after SIGTERM, sending SIGKILL');
+      child.kill('SIGKILL');
+    }, a.killAfterMs);
+    await exited;
+    clearTimeout(timer);
+  };
 
   const deadline = Date.now() + a.startTimeoutMs;
-  while (!state.exit && Date.now() < deadline) {
+  while (!state.exit && Date.now() < deadline && !a.abort?.aborted) {
     if (await pingOk(url)) {
       ready = true;
       break;
@@ -308,32 +485,19 @@ async function launchOnce(a: {
     await sleep(100);
   }
 
-  if (ready) {
+  if (ready && !a.abort?.aborted) {
     log.info({ url, dataDir, pid: child.pid }, 'influxd ready');
     let stopped: Promise<void> | null = null;
-    const stop = (): Promise<void> => {
-      stopped ??= (async () => {
-        stopping = true;
-        process.off('exit', onParentExit);
-        if (!state.exit) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => {
-            log.warn({ pid: child.pid }, 'influxd did not stop after SIGTERM, sending SIGKILL');
-            child.kill('SIGKILL');
-          }, a.killAfterMs);
-          await exited;
-          clearTimeout(timer);
-        }
-        log.info({ url }, 'influxd stopped');
-      })();
-      return stopped;
-    };
-    return { ok: { url, port: httpPort, pid: child.pid ?? -1, stop } };
+    const stop = (): Promise<void> => (stopped ??= terminate());
+    return { ok: { pid: child.pid, exited, upAt: Date.now(), stop } };
+  }
+  if (a.abort?.aborted) {
+    await terminate();
+    return { ok: null, portClash: false, aborted: true, error: new GwError(ErrorCodes.STORE_IO, 'influxd start cancelled by stop()') };
   }
 
   // Not ready: make sure it is gone before reporting or retrying.
   const earlyExit = state.exit; // set by the watcher, not by us
-  stopping = true;
   process.off('exit', onParentExit);
   if (!state.exit) {
     child.kill('SIGKILL');
@@ -357,6 +521,7 @@ async function launchOnce(a: {
   return {
     ok: null,
     portClash,
+    aborted: false,
     error: new GwError(ErrorCodes.STORE_IO, `influxd (${bin}) ${why}; ${logPath} ends with:\n${tail}`),
   };
 }

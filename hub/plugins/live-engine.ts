@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { IndicatorLevel, LiveChange, LiveSnapshot, NodeHealth, NodeStatus, OpenParty, Report, Visit } from '../../contract/index.ts';
 import { GwError, ErrorCodes, indicatorLevel, partyLevel, parseSource, type GwEvent } from '../../contract/index.ts';
+import type { BusEvents } from '../bus.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
-import type { GreetEngine, LiveView } from '../engine/engine.ts';
+import type { GreetEngine, LiveView, OrphanGreet } from '../engine/engine.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { buildReport, ReportAccumulator } from '../engine/report.ts';
 import { engineFor, parseTraceLine, storeCheck } from '../engine/replay.ts';
@@ -10,6 +12,7 @@ import { NodeFaults } from '../node-faults.ts';
 import { nodeEffectiveConfig } from '../../firmware-config/hash.ts';
 import type { TimeZone } from '../engine/tz.ts';
 import { closedToVisit, openPartyToVisit } from '../engine/visits.ts';
+import { rateLimitedLog } from '../rate-limited-log.ts';
 
 // Runs the greeting engine live: feeds it accepted events, lets hub time pass,
 // publishes final visits on the bus, and keeps the live view (floor, indicators,
@@ -17,7 +20,8 @@ import { closedToVisit, openPartyToVisit } from '../engine/visits.ts';
 // (README "Live stream"): after each turn of the event loop that brought events,
 // and on each tick for what time changes (levels, expiries). The full snapshot is
 // built only when asked for, once per change. On start it replays the
-// recorded trace so a hub killed with -9 comes back with the parties it had open.
+// recorded trace so a hub killed with -9 comes back with the parties it had open,
+// and publishes the final visits it may not have published before it died.
 
 export interface LiveEngineApi {
   readonly tz: TimeZone;
@@ -31,9 +35,65 @@ export interface LiveEngineOptions {
   tickMs?: number;
   /** how far back recorded traces are replayed on start */
   recoverMs?: number;
+  /**
+   * hub time that final visits wait after a start that found some perhaps never published, so
+   * MQTT subscribers have reconnected when they go out (`visits` is not retained); default 5 s
+   */
+  republishAfterMs?: number;
+  /** the published watermark is written at most this often (and on stop); default 2 s */
+  markEveryMs?: number;
 }
 
 const KEEP_MS = 48 * 3_600_000;
+
+/** what goes on the bus once final */
+type Final = { kind: 'visit'; visit: Visit } | { kind: 'orphan'; orphan: BusEvents['greet:orphan'] };
+
+/**
+ * `{ms, time}`: hub time up to which every visit and orphan greet the engine made final was
+ * emitted on the bus. Replaced whole (temp file, fsync, rename, fsync of the folder), so a
+ * kill -9 leaves the old one or the new one.
+ */
+const MARK_FILE = 'visits-published.json';
+
+type Mark = { ms: number } | 'missing' | { bad: string };
+
+function readMark(file: string): Mark {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : { bad: (err as Error).message };
+  }
+  try {
+    const ms = (JSON.parse(text) as { ms?: unknown }).ms;
+    return typeof ms === 'number' && Number.isFinite(ms) ? { ms } : { bad: 'no ms' };
+  } catch (err) {
+    return { bad: (err as Error).message };
+  }
+}
+
+async function writeMark(file: string, ms: number): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = `${file}.tmp`;
+  await fs.promises.mkdir(dir, { recursive: true });
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    await fh.writeFile(`${JSON.stringify({ ms, time: new Date(ms).toISOString() })}\n`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, file);
+  const d = await fs.promises.open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+const orphanEvent = (store: string, o: OrphanGreet): BusEvents['greet:orphan'] => (o.staff === undefined ? { store, t: o.t } : { store, t: o.t, staff: o.staff });
 
 export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   let timer: NodeJS.Timeout | undefined;
@@ -56,6 +116,10 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   let flushQueued: (() => void) | undefined;
   /** when the last look at the waiting list ended, and what it cost (ms, performance.now()) */
   let lastFlush = { at: -Infinity, cost: 0 };
+  /** writes the published watermark one last time (set by start) */
+  let finish: (() => Promise<void>) | undefined;
+  /** releases what waits to be published (set by start) */
+  let onReady: (() => Promise<void>) | undefined;
 
   return {
     name: 'live-engine',
@@ -79,18 +143,34 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
        * (kill -9 leaves a trace whole up to the last acknowledged event; a torn last line is skipped).
        * Every trace line was written before its event reached the bus, so nothing is missed or
        * fed twice when the engine is swapped in between two events.
+       *
+       * `markMs`: the hub time through which the hub that wrote the traces emitted what was final
+       * (the watermark). What becomes final here before it is `published`; the engine is also moved
+       * to it, as that hub's tick did (ticks change no result, README "Order, duplicates and
+       * clocks"), so what that tick made final counts as published too.
        */
-      const replayTraces = (cfg: StoreConfig, withFaults: boolean) => {
+      const replayTraces = (cfg: StoreConfig, withFaults: boolean, markMs = Infinity) => {
         const e = engineFor(cfg);
         const since = ctx.clock.now() - (opts.recoverMs ?? KEEP_MS);
         const check = storeCheck(cfg);
-        const visits: Visit[] = [];
-        const orphans: number[] = [];
+        // each with the hub time it became final at: the engine's hub time, the latest receive time so far
+        const visits: Array<{ v: Visit; finalMs: number; published: boolean }> = [];
+        const orphans: Array<{ o: OrphanGreet; finalMs: number; published: boolean }> = [];
+        let hubMs = -Infinity;
         let events = 0;
-        const drain = () => {
+        const drain = (published = hubMs < markMs) => {
           const out = e.drainFinal();
-          for (const o of out.orphans) orphans.push(o.t);
-          for (const cv of out.visits) visits.push(closedToVisit(store, cv));
+          for (const o of out.orphans) orphans.push({ o, finalMs: hubMs, published });
+          for (const cv of out.visits) visits.push({ v: closedToVisit(store, cv), finalMs: hubMs, published });
+        };
+        // before the first event received at or after it (one received at the very ms may have come after that tick)
+        let tickAt: number | undefined = Number.isFinite(markMs) ? Math.min(markMs, ctx.clock.now()) : undefined;
+        const tickAtMark = () => {
+          if (tickAt === undefined) return;
+          hubMs = Math.max(hubMs, tickAt);
+          e.advance(tickAt);
+          tickAt = undefined;
+          drain(true);
         };
         for (const file of ctx.recorder.files()) {
           const day = /(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(file)?.[1];
@@ -99,6 +179,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             const v = parseTraceLine(line, check);
             if (!v?.ok || !v.event.recvtime) continue;
             const recv = Date.parse(v.event.recvtime);
+            if (tickAt !== undefined && recv >= tickAt) tickAtMark();
+            hubMs = Math.max(hubMs, recv);
             e.ingest(v.event, recv);
             if (withFaults) noteFault(e, v.event, recv);
             e.advance(recv);
@@ -106,6 +188,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             events++;
           }
         }
+        tickAtMark();
         return { engine: e, visits, orphans, events };
       };
 
@@ -114,29 +197,94 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         recentFinal.set(v.party, { v, entryMs });
         today?.add(v);
       };
-      const start = replayTraces(ctx.config, true);
+      const markFile = path.join(ctx.dataDir, MARK_FILE);
+      const mark = readMark(markFile);
+      if (typeof mark === 'object' && 'bad' in mark) {
+        log.warn({ code: ErrorCodes.TRACE_IO, file: markFile, err: mark.bad }, 'published-visits watermark unreadable: the recovered final visits are published again');
+      }
+      // Final before the watermark: emitted by the hub that recorded the trace. Final at or after
+      // it: perhaps never emitted (a kill -9 between emitting and writing the watermark), so
+      // emitted again. At least once: a visit may go out twice across a crash, and subscribers
+      // de-duplicate by `party` (CONTRACT.md visits topic). No file (a hub from before the
+      // watermark, or a fresh data dir): everything replayed counts as published.
+      const start = replayTraces(ctx.config, true, mark === 'missing' ? Infinity : 'ms' in mark ? mark.ms : -Infinity);
       let eng = start.engine;
-      for (const v of start.visits) keepFinal(v);
-      orphanTimes.push(...start.orphans);
+      for (const { v } of start.visits) keepFinal(v);
+      orphanTimes.push(...start.orphans.map(({ o }) => o.t));
       if (start.events) log.info({ events: start.events, visits: start.visits.length }, 'recovered state from recorded traces');
-      // re-stored (idempotent per party) in one batch, not re-published: subscribers had them;
-      // not awaited, and it never rejects (VisitStore contract: the store retries, counts, logs)
-      if (start.visits.length) void ctx.store.write(start.visits);
+      // all re-stored (idempotent per party) in one batch; not awaited, and it never rejects
+      // (VisitStore contract: the store retries, counts, logs)
+      if (start.visits.length) void ctx.store.write(start.visits.map(({ v }) => v));
 
-      /** live: final visits go on the bus (history, MQTT), each party once */
+      /**
+       * What is final goes on the bus (history, MQTT) only once every plugin listens (ready()),
+       * and after a start that recovered some, once MQTT subscribers had time to reconnect.
+       * Until then it waits here, in order; null once released.
+       */
+      let held: Final[] | null = [];
+      const recovered: Array<{ f: Final; at: number }> = [
+        ...start.visits.filter((r) => !r.published).map((r) => ({ f: { kind: 'visit' as const, visit: r.v }, at: r.finalMs })),
+        ...start.orphans.filter((r) => !r.published).map((r) => ({ f: { kind: 'orphan' as const, orphan: orphanEvent(store, r.o) }, at: r.finalMs })),
+      ].sort((a, b) => a.at - b.at);
+      held.push(...recovered.map((r) => r.f));
+      const recoveredCount = recovered.length;
+
+      const emitFinal = (f: Final) => (f.kind === 'visit' ? ctx.bus.emit('visit:final', { visit: f.visit }) : ctx.bus.emit('greet:orphan', f.orphan));
+      const publish = (f: Final) => (held ? held.push(f) : emitFinal(f));
+
+      /** live: final visits and orphan greets go on the bus (history, MQTT), each party once */
       const takeFinal = () => {
         const out = eng.drainFinal();
         for (const o of out.orphans) {
           orphanTimes.push(o.t);
           today?.addOrphan(o.t);
+          publish({ kind: 'orphan', orphan: orphanEvent(store, o) });
         }
         for (const cv of out.visits) {
           const v = closedToVisit(store, cv);
           // a party already final under the rules before a reload keeps that outcome
           if (recentFinal.has(v.party)) continue;
           keepFinal(v);
-          ctx.bus.emit('visit:final', { visit: v });
+          publish({ kind: 'visit', visit: v });
         }
+      };
+
+      // the watermark: `emittedThrough` is the hub time of the last takeFinal whose output went on the
+      // bus (all the engine had made final by then was emitted); written at most every markEveryMs
+      const markEveryMs = opts.markEveryMs ?? 2_000;
+      const logMarkError = rateLimitedLog(log, 60_000);
+      let emittedThrough = -Infinity;
+      let written = typeof mark === 'object' && 'ms' in mark ? mark.ms : -Infinity;
+      let lastWrite = -Infinity; // performance.now(): a clock step does not stop the writes
+      let writing: Promise<void> | undefined;
+      const writeNow = (): Promise<void> => {
+        if (writing) return writing;
+        const ms = emittedThrough;
+        if (!Number.isFinite(ms) || ms === written) return Promise.resolve();
+        lastWrite = performance.now();
+        writing = writeMark(markFile, ms).then(
+          () => {
+            written = ms;
+            writing = undefined;
+          },
+          (err: unknown) => {
+            // a watermark left behind only means more visits published twice after a crash
+            writing = undefined;
+            logMarkError('mark', { code: ErrorCodes.TRACE_IO, file: markFile, err: (err as Error).message }, 'could not write the published-visits watermark');
+          },
+        );
+        return writing;
+      };
+      let lastTakeFinal = ctx.clock.now();
+      let releaseAt: number | undefined;
+      const release = (now: number) => {
+        const out = held ?? [];
+        held = null;
+        releaseAt = undefined;
+        for (const f of out) emitFinal(f);
+        if (out.length) log.info({ finals: out.length, recovered: recoveredCount }, 'final visits published after the start');
+        emittedThrough = now;
+        void writeNow();
       };
 
       // today's final visits from history, so the floor's "today" survives restarts
@@ -186,8 +334,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           const t0 = performance.now();
           const next = replayTraces(config, false);
           eng = next.engine;
-          orphanTimes.splice(0, orphanTimes.length, ...next.orphans);
-          for (const v of next.visits) if (!recentFinal.has(v.party)) keepFinal(v);
+          orphanTimes.splice(0, orphanTimes.length, ...next.orphans.map(({ o }) => o.t));
+          for (const { v } of next.visits) if (!recentFinal.has(v.party)) keepFinal(v);
           view = undefined;
           snapshot = undefined;
           today = undefined; // orphans were replaced: counted again from scratch
@@ -279,6 +427,12 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         });
       };
 
+      /** README "History": whether InfluxDB answers, and how many points wait in the spool */
+      const historyState = (): LiveSnapshot['history'] => {
+        const h = ctx.store.health();
+        return { enabled: ctx.store.persistent, detail: ctx.store.detail, state: h.state, spool: h.spool, ...(h.lastError !== undefined ? { lastError: h.lastError } : {}) };
+      };
+
       const build = (now: number): LiveSnapshot => {
         const lv = liveView(now);
         return {
@@ -288,7 +442,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           open: lv.waiting.map((p) => openParty(p, now)),
           today: todayReport(lv, now),
           nodes: nodesHealth(),
-          history: { enabled: ctx.store.persistent, detail: ctx.store.detail },
+          history: historyState(),
           journal: { written: ctx.recorder.stats().written, failed: ctx.metrics.traceFailures, lastError: ctx.metrics.lastTraceError },
         };
       };
@@ -339,6 +493,12 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         const now = ctx.clock.now();
         eng.advance(now);
         takeFinal();
+        lastTakeFinal = now;
+        if (held && releaseAt !== undefined && now >= releaseAt) release(now);
+        if (!held) {
+          emittedThrough = now;
+          if (performance.now() - lastWrite >= markEveryMs) void writeNow();
+        }
         prune(now);
         if (now - lastSweep > 600_000) {
           lastSweep = now;
@@ -357,6 +517,19 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       };
       tick();
       timer = setInterval(tick, opts.tickMs ?? 250);
+
+      onReady = async () => {
+        if (!held) return;
+        const graceMs = opts.republishAfterMs ?? 5_000;
+        if (held.length === 0 || graceMs <= 0) return release(lastTakeFinal);
+        releaseAt = ctx.clock.now() + graceMs;
+        log.info({ finals: held.length, recovered: recoveredCount, inMs: graceMs }, 'final visits perhaps never published will be published once MQTT subscribers have reconnected');
+      };
+      finish = async () => {
+        await writing;
+        // held (stopped before the release): the watermark stays, and the next start finds them again
+        if (!held) await writeNow();
+      };
 
       ctx.runtime.live = {
         get tz() {
@@ -383,12 +556,19 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         },
       };
     },
+    async ready() {
+      await onReady?.();
+    },
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
       flushQueued?.();
       flushQueued = undefined;
       for (const off of offBus.splice(0)) off();
+      const f = finish;
+      finish = undefined;
+      onReady = undefined;
+      await f?.();
     },
   };
 }

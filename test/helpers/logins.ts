@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { hashPassword } from '../../firmware-config/passwords.ts';
+import { freePort } from '../../hub/influxd.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 
 // Real broker logins for tests (README "Security": every node logs in with its own login):
@@ -34,4 +37,22 @@ export function urlWithLogin(url: string, id: string): string {
   u.username = id;
   u.password = password(id);
   return u.toString().replace(/\/$/, '');
+}
+
+/**
+ * A store file for a hub run as a child process (kill -9 tests): two nodes with their MQTT
+ * logins, a manager, free ports, no history. Returns the file and the hub's URLs.
+ */
+export async function childHubStoreFile(dir: string, store: string): Promise<{ cfgFile: string; httpUrl: string; mqttUrl: string }> {
+  const [h, m] = [await freePort(), await freePort()];
+  const cfgFile = path.join(dir, 'store.yaml');
+  const login = async (id: string) => `{ passwordHash: '${await hashOf(password(id))}' }`;
+  fs.writeFileSync(
+    cfgFile,
+    `store: { id: ${store} }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nstaff: [{ id: anna }, { id: ben }]\n` +
+      `nodes:\n  - { id: door, mqtt: ${await login('door')} }\n  - { id: counter, mqtt: ${await login('counter')} }\n` +
+      `users:\n  - { id: reader, role: manager, passwordHash: '${await hashOf(password('reader'))}' }\n` +
+      `hub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n`,
+  );
+  return { cfgFile, httpUrl: `http://127.0.0.1:${h}`, mqttUrl: `mqtt://127.0.0.1:${m}` };
 }

@@ -1,6 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -9,8 +8,7 @@ import mqtt from 'mqtt';
 import { topics, type LiveSnapshot, type Report, type GwEvent } from '../../contract/index.ts';
 import { waitFor } from '../helpers/influxd.ts';
 import { trace } from '../helpers/trace.ts';
-import { password } from '../helpers/logins.ts';
-import { hashPassword } from '../../firmware-config/passwords.ts';
+import { childHubStoreFile, password } from '../helpers/logins.ts';
 
 // "Nothing acknowledged is ever lost, not across a kill -9 of the hub": the hub
 // records each event before it acknowledges it and replays its trace on start.
@@ -23,14 +21,6 @@ let cfgFile: string;
 let httpUrl: string;
 let mqttUrl: string;
 let hub: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 async function startHubProcess(): Promise<void> {
   const p = spawn(process.execPath, [bin, 'hub', '--config', cfgFile], { env: { ...process.env, LOG_LEVEL: 'warn', INFLUX_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,18 +51,7 @@ async function publishAcked(events: GwEvent[]): Promise<void> {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rec-'));
-  const [h, m] = [await freePort(), await freePort()];
-  httpUrl = `http://127.0.0.1:${h}`;
-  mqttUrl = `mqtt://127.0.0.1:${m}`;
-  cfgFile = path.join(dir, 'store.yaml');
-  const login = async (id: string) => `{ passwordHash: '${await hashPassword(password(id))}' }`;
-  fs.writeFileSync(
-    cfgFile,
-    `store: { id: rec }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nstaff: [{ id: anna }, { id: ben }]\n` +
-      `nodes:\n  - { id: door, mqtt: ${await login('door')} }\n  - { id: counter, mqtt: ${await login('counter')} }\n` +
-      `users:\n  - { id: reader, role: manager, passwordHash: '${await hashPassword(password('reader'))}' }\n` +
-      `hub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n`,
-  );
+  ({ cfgFile, httpUrl, mqttUrl } = await childHubStoreFile(dir, 'rec'));
   await startHubProcess();
 });
 

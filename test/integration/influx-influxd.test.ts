@@ -3,18 +3,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { ErrorCodes } from '../../contract/index.ts';
 import { findInfluxd, startInfluxd, type ManagedInfluxd } from '../../hub/influxd.ts';
 import { startTestInfluxd, waitFor } from '../helpers/influxd.ts';
+import { captureLog } from '../helpers/capture-log.ts';
 
 // The managed influxd itself (hub/influxd.ts), with the real binary.
-
-function captureLog(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
-  const raw: string[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void raw.push(s) });
-  return { log, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 const alive = (pid: number) => {
   try {
@@ -75,9 +70,10 @@ describe('startInfluxd', () => {
     expect(conf).toMatch(/store-enabled = false/);
     expect(conf).toMatch(/log-enabled = false/);
 
+    const aPid = a.pid()!;
     await a.stop();
     await a.stop(); // idempotent
-    expect(alive(a.pid)).toBe(false);
+    expect(alive(aPid)).toBe(false);
     expect(await ping(a.url)).toBe(0);
     expect(await ping(b.url)).toBe(204);
   });
@@ -86,7 +82,7 @@ describe('startInfluxd', () => {
     const logs = captureLog();
     const s = await startInfluxd({ dataDir: tmp(), log: logs.log });
     servers.push(s);
-    process.kill(s.pid, 'SIGKILL');
+    process.kill(s.pid()!, 'SIGKILL');
     await waitFor(() => logs.lines().some((l) => l.msg === 'influxd exited unexpectedly'), 'the unexpected-exit log line');
     const line = logs.lines().find((l) => l.msg === 'influxd exited unexpectedly');
     expect(line).toMatchObject({ name: 'hub:influxd', code: ErrorCodes.STORE_IO, signal: 'SIGKILL' });
