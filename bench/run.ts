@@ -19,6 +19,9 @@
 //       1,000 events/s, RSS. --quick skips the peer and shortens the loads; --steady-seconds [180];
 //       --run-timeout [300] bounds each run; --sizes 50000,100000 and --burst 200000 change the loads;
 //       --peer-tuned lifts mosquitto's queue limit; --no-compare skips (g); --compare-only runs only (g)
+//   (h) history: a year of one store's visits through the real InfluxDB store into a real influxd:
+//       write points/s, weekly and year reports from raw and from rollups (p50/p95 ms), disk per
+//       visit and the 1,000-store arithmetic (bench/history.ts; --quick: 8 weeks; --no-history skips)
 // Prints a table, then the figures as JSON (to stdout, or to the --json file).
 
 import { spawnSync } from 'node:child_process';
@@ -40,6 +43,7 @@ import { measureEdgeLatency, measureEdgeMemory } from './edge-agent.ts';
 import { compareTable, runCompare } from './compare.ts';
 import { measureHubIngest } from './hub-ingest.ts';
 import { measureLiveTick, type LiveTickFigures } from './engine-live.ts';
+import { historyTables, measureHistory } from './history.ts';
 import { runCleanups, stopOnInterrupt } from './procs.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,6 +60,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     burst: { type: 'string' },
     'peer-tuned': { type: 'boolean' },
+    'no-history': { type: 'boolean' },
   },
 });
 const QUICK = args.quick === true;
@@ -462,6 +467,16 @@ try {
     table(t.title, t.head, t.rows);
     out.push(`  events: ${cmp.options.mix}; valid greetwatch CloudEvents on greetwatch/v1/${'<store>/<node>'}/events, QoS 1, one login and source address per node`);
     for (const n of t.notes) out.push(`  - ${n}`);
+  }
+  if (!COMPARE_ONLY && args['no-history'] !== true) {
+    const hist = await measureHistory({ quick: QUICK, say: (line) => process.stderr.write(line + '\n') });
+    report.history = hist;
+    if ('skipped' in hist) out.push('', `(h) history: SKIPPED, ${hist.skipped}`);
+    else
+      for (const t of historyTables(hist)) {
+        table(t.title, t.head, t.rows);
+        for (const n of t.notes) out.push(`  - ${n}`);
+      }
   }
 } finally {
   await runCleanups();

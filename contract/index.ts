@@ -4,6 +4,7 @@ export * from './ids.ts';
 export * from './topics.ts';
 export * from './events.ts';
 export * from './api.ts';
+export * from './history.ts';
 export * from './errors.ts';
 export * from './validate.ts';
 export * from './levels.ts';

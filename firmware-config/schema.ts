@@ -61,6 +61,10 @@ const Pin = Type.Union(
 );
 export type Pin = Static<typeof Pin>;
 
+/** an InfluxDB 1.x retention duration: hours, days or weeks (at least 1h), or INF */
+const Duration = (def: string, description: string) =>
+  Type.String({ pattern: '^([1-9]\\d*[hdw]|INF)$', default: def, description: `${description} (e.g. 90d, 52w, INF)` });
+
 const Ms = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description });
 
 /**
@@ -286,6 +290,20 @@ export const Hub = Type.Object(
         database: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'greetwatch' }),
         /** with no url: start a local influxd when one is installed (false = history in memory only) */
         managed: Type.Boolean({ default: true }),
+        /** how long InfluxDB keeps raw points and hourly rollups (README "History"); InfluxDB durations */
+        retention: Type.Object(
+          {
+            raw: Duration('90d', 'visits, greetings, sensor events and node health, point by point'),
+            rollups: Duration('1826d', 'hourly counts and sums per store and staff: the weekly and long reports'),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        /** points wait on disk while InfluxDB is down or slow; past this the oldest are dropped (counted) */
+        spoolMB: Type.Integer({ minimum: 1, default: 256 }),
+        /** also keep every accepted sensor event (the trace keeps them anyway; Grafana reads them here) */
+        rawEvents: Type.Boolean({ default: true }),
+        /** a node health sample (online, clock offset, outbox, dropped, rejects) per node this often */
+        healthEveryS: Type.Integer({ minimum: 5, default: 60 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -307,6 +325,8 @@ export const StoreConfig = Type.Object(
         name: Type.Optional(Type.String()),
         /** IANA zone for opening hours, byHour, byWeekday and weeks (Monday 00:00) */
         timezone: Type.String({ default: 'UTC' }),
+        /** the service level the store aims for (README "Weekly report"): days below it are flagged */
+        serviceLevelTarget: Type.Number({ minimum: 0, maximum: 1, default: 0.8 }),
         openingHours: Type.Optional(OpeningHours),
       },
       { additionalProperties: false },

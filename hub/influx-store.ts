@@ -1,79 +1,93 @@
-import { createHash } from 'node:crypto';
-import { InfluxDB, FieldType, escape, type IPoint, type IPoolOptions } from 'influx';
+import { InfluxDB, escape, type IPoint, type IPoolOptions } from 'influx';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { pino, type Logger } from 'pino';
 import { ErrorCodes, GwError, Visit, isId } from '../contract/index.ts';
-import type { VisitStore } from './visit-store.ts';
+import { TimeZone } from './engine/tz.ts';
+import { decodeHist, hourStart, rollupVisits, type HourRollup, type StaffHourRollup } from './history/rollup.ts';
+import {
+  M,
+  RP_META,
+  RP_RAW,
+  RP_ROLLUP,
+  SCHEMA,
+  durationMs,
+  eventPoint,
+  greetingPoint,
+  healthPoint,
+  hourlyPoint,
+  orphanPoint,
+  staffHourlyPoint,
+  storeInfoPoint,
+  visitPoint,
+  type StoreInfo,
+} from './history/schema.ts';
+import { openSpool, type Spool } from './history/spool.ts';
+import type { HistoryHealth, HistoryRecord, PeriodRollups, VisitStore } from './visit-store.ts';
 
-// Final visits kept in InfluxDB 1.x (the hub's history). One point per visit:
-//   measurement `visit`, time = entryTime (ns, see subMsNanos), tags store/outcome/staff,
-//   fields party, size, ttg_s, greet_time, mark_time, breach_time, closed_time.
-// Writes never reject: an outage only grows an in-memory backlog that is retried in order.
+// A store's history in InfluxDB 1.x (README "History"; layout in history/schema.ts).
+// Points go through an on-disk spool before InfluxDB sees them: batched in memory for at
+// most `flushMs` or `batchPoints`, appended durably, then written in batches and acked
+// off the spool only once InfluxDB has them and the hourly rollups they touch have been
+// recomputed from the raw points. An outage or a restart only lengthens the spool; it
+// drains in order when InfluxDB answers again. Writes never reject.
 
 export interface InfluxStoreOptions {
   /** http(s)://[user:pass@]host[:port][/path]; credentials in the URL are used, never logged */
   url: string;
   database: string;
+  /** folder of the on-disk spool (README "History": points wait here while InfluxDB is down) */
+  spoolDir: string;
+  /** bound on the spool; past it the oldest points are dropped (counted, logged). Default 256 MiB. */
+  spoolMaxBytes?: number;
   log?: Logger;
+  /** the store's zone: rollup buckets are store-local hours (default UTC) */
+  timeZone?: string;
+  /** retention of raw points and of rollups, InfluxDB durations (default 90d, 1826d) */
+  retention?: { raw: string; rollups: string };
+  /** written at start: what the chain view reads of this store */
+  storeInfo?: StoreInfo;
+  /** flush the memory batch at this many points ... */
+  batchPoints?: number;
+  /** ... or this long after its first point (default 1000 ms) */
+  flushMs?: number;
   /** first retry delay after a failed write; doubles per failure up to 32x (at most 30 s). Default 1000. */
   retryMs?: number;
   /** HTTP timeout per request; default 10 s */
   requestTimeoutMs?: number;
-  /** close() waits this long at most for a final flush; default 5 s */
+  /** close() waits this long at most for a final drain; what is left stays in the spool. Default 5 s */
   closeTimeoutMs?: number;
-  /** points per write request; default 500 */
-  batchSize?: number;
-  /** backlog cap: beyond it the oldest unwritten visits are dropped (logged, counted). Default 100 000. */
-  maxBacklog?: number;
+  /** points held in memory when even the spool cannot take them (disk full); oldest dropped past it. Default 100 000 */
+  maxMemoryPoints?: number;
 }
 
 export interface InfluxStoreStats {
   /** points acknowledged by InfluxDB */
   written: number;
-  /** failed write/DB-setup attempts (each logged with GW_ERR_STORE_IO) */
+  /** InfluxDB requests (writes, rollup queries, setup) that failed and will be retried */
   failures: number;
-  /** visits given up on: invalid, rejected by InfluxDB as unwritable, over maxBacklog, or left at close */
+  /** points given up on: invalid, refused by InfluxDB as unwritable, or over a bound */
   dropped: number;
+  /** points waiting: in memory and in the spool */
   backlog: number;
+  /** raw write requests sent (each holds up to batchPoints points) */
+  rawRequests: number;
+  /** rollup write requests (one per cluster of recomputed hours) */
+  rollupRequests: number;
+  /** rollup hours recomputed */
+  rollupHours: number;
 }
 
 export interface InfluxVisitStore extends VisitStore {
   stats(): InfluxStoreStats;
+  /** writes out what is batched and waits for one drain attempt (tests, shutdown) */
+  flush(): Promise<void>;
 }
 
-const MEASUREMENT = 'visit';
-const NS_PER_MS = 1_000_000n;
 /** InfluxDB 1.x accepts times within ±(2^63 − 2) ns; query bounds are clamped to that (in ms). */
 const MAX_MS = 9_223_372_036_853;
-
-/**
- * Sub-millisecond part (0..999 999 ns) of a visit's point time, derived from its party id.
- * Two parties entering in the same millisecond with the same tags would otherwise be one
- * point (InfluxDB overwrites on equal series+time); a hash keeps rewrites of the same
- * visit on the same point, so writing is idempotent.
- */
-export function subMsNanos(party: string): number {
-  const h = createHash('sha256').update(party, 'utf8').digest();
-  return h.readUIntBE(0, 6) % 1_000_000;
-}
-
-/** Point time in ns (decimal string, as the line protocol takes it). */
-export function visitTimeNs(v: Pick<Visit, 'entryTime' | 'party'>): string {
-  const ms = Date.parse(v.entryTime);
-  return (BigInt(ms) * NS_PER_MS + BigInt(subMsNanos(v.party))).toString();
-}
-
-function toPoint(v: Visit): IPoint {
-  const tags: Record<string, string> = { store: v.store, outcome: v.outcome };
-  if (v.staff !== undefined) tags.staff = v.staff;
-  const fields: Record<string, string | number> = { party: v.party, size: v.size };
-  if (v.ttgS !== undefined) fields.ttg_s = v.ttgS;
-  if (v.greetTime !== undefined) fields.greet_time = v.greetTime;
-  if (v.markTime !== undefined) fields.mark_time = v.markTime;
-  if (v.breachTime !== undefined) fields.breach_time = v.breachTime;
-  if (v.closedTime !== undefined) fields.closed_time = v.closedTime;
-  return { measurement: MEASUREMENT, tags, fields, timestamp: visitTimeNs(v) };
-}
+const NS_PER_MS = 1_000_000n;
+/** dirty rollup hours further apart than this are recomputed with separate queries */
+const CLUSTER_GAP_MS = 6 * 3_600_000;
 
 /** RFC 3339 time as InfluxDB returns it (up to 9 fraction digits, zeros trimmed) → ISO with ms. */
 function rfc3339ToIsoMs(t: string): string | null {
@@ -119,9 +133,19 @@ function parseUrl(raw: string): { host: string; port: number; protocol: 'http' |
   };
 }
 
-type Pending = { point: IPoint; party: string };
+/** InfluxDB's duration text ("2160h0m0s", "0s" = infinite) in ms */
+function influxDurationMs(d: string): number {
+  if (d === '0s' || d === '0') return Infinity;
+  let ms = 0;
+  for (const [, n, u] of d.matchAll(/(\d+)(h|m|s)/g)) ms += Number(n) * { h: 3_600_000, m: 60_000, s: 1000 }[u as 'h' | 'm' | 's'];
+  return ms;
+}
 
-const visitCheck = () => TypeCompiler.Compile(Visit);
+type Rows = Array<Record<string, unknown>>;
+
+interface Waiter {
+  resolve: () => void;
+}
 
 class InfluxStore implements InfluxVisitStore {
   readonly persistent = true;
@@ -129,37 +153,52 @@ class InfluxStore implements InfluxVisitStore {
   readonly #influx: InfluxDB;
   readonly #db: string;
   readonly #log: Logger;
+  readonly #spool: Spool;
+  readonly #tz: TimeZone;
+  readonly #retention: { raw: string; rollups: string };
+  readonly #storeInfo: StoreInfo | undefined;
   readonly #retryMs: number;
   readonly #maxRetryMs: number;
   readonly #closeTimeoutMs: number;
-  readonly #batchSize: number;
-  readonly #maxBacklog: number;
-  readonly #check = visitCheck();
+  readonly #batchPoints: number;
+  readonly #flushMs: number;
+  readonly #maxMemory: number;
+  readonly #check = TypeCompiler.Compile(Visit);
 
-  /** in write order; removed from the head when written, dropped (overflow) or at close */
-  readonly #queue: Pending[] = [];
+  /** points not yet in the spool, in write order */
+  #batch: IPoint[] = [];
+  #flushTimer: NodeJS.Timeout | null = null;
+  /** writers waiting for the batch they added to reach the spool and one drain attempt */
+  #waiting: Waiter[] = [];
+  #flushing: Promise<void> | null = null;
+  /** a flush() came while a flush was running: run another when it ends */
+  #owed = false;
   #draining: Promise<boolean> | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   /** consecutive failures (backoff exponent); 0 = healthy */
   #attempt = 0;
-  /** after a 400 on a batch: write this many head points one by one to find the bad ones */
-  #isolate = 0;
+  #lastError: string | undefined;
   #dbReady = false;
   #dbSetup: Promise<void> | null = null;
   #closed: Promise<void> | null = null;
-  #stats = { written: 0, failures: 0, dropped: 0 };
+  #stats = { written: 0, failures: 0, dropped: 0, rawRequests: 0, rollupRequests: 0, rollupHours: 0 };
 
-  constructor(opts: InfluxStoreOptions) {
+  constructor(opts: InfluxStoreOptions, spool: Spool) {
     const u = parseUrl(opts.url);
     this.#db = opts.database;
+    this.#spool = spool;
     this.#log = (opts.log ?? pino()).child({ name: 'hub:influx-store' });
+    this.#tz = new TimeZone(opts.timeZone ?? 'UTC');
+    this.#retention = opts.retention ?? { raw: '90d', rollups: '1826d' };
+    this.#storeInfo = opts.storeInfo;
     this.#retryMs = Math.max(1, opts.retryMs ?? 1000);
     this.#maxRetryMs = Math.max(this.#retryMs, Math.min(this.#retryMs * 32, 30_000));
     this.#closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
-    this.#batchSize = Math.max(1, opts.batchSize ?? 500);
-    this.#maxBacklog = Math.max(1, opts.maxBacklog ?? 100_000);
+    this.#batchPoints = Math.max(1, opts.batchPoints ?? 5000);
+    this.#flushMs = Math.max(0, opts.flushMs ?? 1000);
+    this.#maxMemory = Math.max(1, opts.maxMemoryPoints ?? 100_000);
     this.detail = `history in InfluxDB ${u.safe} db ${opts.database}`;
-    // Our own queue does the retrying and backoff: the pool must not disable the host for
+    // Our own spool does the retrying and backoff: the pool must not disable the host for
     // its own (up to 10 s) backoff, or a drain after the server is back would be delayed.
     const noBackoff: NonNullable<IPoolOptions['backoff']> = { getDelay: () => 0, next: () => noBackoff, reset: () => noBackoff };
     this.#influx = new InfluxDB({
@@ -171,59 +210,96 @@ class InfluxStore implements InfluxVisitStore {
       ...(u.password !== undefined ? { password: u.password } : {}),
       database: opts.database,
       pool: { maxRetries: 0, requestTimeout: opts.requestTimeoutMs ?? 10_000, backoff: noBackoff },
-      schema: [
-        {
-          measurement: MEASUREMENT,
-          tags: ['store', 'outcome', 'staff'],
-          fields: {
-            party: FieldType.STRING,
-            size: FieldType.INTEGER,
-            ttg_s: FieldType.FLOAT,
-            greet_time: FieldType.STRING,
-            mark_time: FieldType.STRING,
-            breach_time: FieldType.STRING,
-            closed_time: FieldType.STRING,
-          },
-        },
-      ],
+      schema: SCHEMA,
     });
   }
 
   backlog(): number {
-    return this.#queue.length;
+    return this.#batch.length + this.#spool.stats().points;
+  }
+
+  health(): HistoryHealth {
+    const h: HistoryHealth = { state: this.#attempt > 0 ? 'down' : 'up', spool: this.backlog() };
+    if (this.#attempt > 0 && this.#lastError !== undefined) h.lastError = this.#lastError;
+    return h;
   }
 
   stats(): InfluxStoreStats {
-    return { ...this.#stats, backlog: this.#queue.length };
+    return { ...this.#stats, dropped: this.#stats.dropped + this.#spool.stats().dropped, backlog: this.backlog() };
   }
 
-  /** Resolves once the visits are acknowledged, or queued for retry when InfluxDB is unreachable. */
+  /** Resolves once the visits are in InfluxDB, or in the spool for retry when it is unreachable. */
   write(visits: readonly Visit[]): Promise<void> {
-    if (this.#closed) {
-      this.#stats.dropped += visits.length;
-      this.#log.error({ code: ErrorCodes.STORE_IO, visits: visits.length }, 'write after close: visits not stored');
-      return Promise.resolve();
-    }
+    const points: IPoint[] = [];
     for (const v of visits) {
       const p = this.#prepare(v);
-      if (p) this.#queue.push(p);
+      if (!p) continue;
+      points.push(p);
+      const g = greetingPoint(v);
+      if (g) points.push(g);
     }
-    if (this.#queue.length > this.#maxBacklog) {
-      const over = this.#queue.length - this.#maxBacklog;
-      const lost = this.#queue.splice(0, over);
-      this.#isolate = Math.max(0, this.#isolate - over);
-      this.#stats.dropped += over;
-      this.#log.error(
-        { code: ErrorCodes.STORE_IO, dropped: over, first: lost[0]?.party, maxBacklog: this.#maxBacklog },
-        'history backlog full: oldest unwritten visits dropped',
-      );
-    }
-    // while backing off the visits just wait in the queue: the retry timer will take them
-    return this.#retryTimer ? Promise.resolve() : this.#kick();
+    return this.#add(points);
   }
 
-  /** Validates and converts; a visit that can never be written is dropped here, not queued forever. */
-  #prepare(v: Visit): Pending | null {
+  record(items: readonly HistoryRecord[]): Promise<void> {
+    const points: IPoint[] = [];
+    for (const r of items) {
+      let p: IPoint | null;
+      switch (r.kind) {
+        case 'orphan':
+          p = orphanPoint(r.store, r.t, r.staff);
+          break;
+        case 'event':
+          p = eventPoint(r.store, r.event, r.recvMs);
+          break;
+        case 'health':
+          p = healthPoint(r.store, r.health, r.t);
+          break;
+      }
+      if (p && this.#parses(p, r.kind)) points.push(p);
+    }
+    return this.#add(points);
+  }
+
+  flush(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#waiting.push({ resolve });
+      if (this.#flushing) this.#owed = true;
+      else this.#flushNow();
+    });
+  }
+
+  #add(points: IPoint[]): Promise<void> {
+    if (this.#closed) {
+      if (points.length) {
+        this.#stats.dropped += points.length;
+        this.#log.error({ code: ErrorCodes.STORE_IO, points: points.length }, 'write after close: points not stored');
+      }
+      return Promise.resolve();
+    }
+    if (points.length === 0) return Promise.resolve();
+    for (const p of points) this.#batch.push(p);
+    this.#boundMemory();
+    return new Promise<void>((resolve) => {
+      this.#waiting.push({ resolve });
+      // while a flush runs, these wait for the next one (its timer is set when it ends)
+      if (this.#flushing) return;
+      if (this.#batch.length >= this.#batchPoints) this.#flushNow();
+      else this.#flushTimer ??= setTimeout(() => this.#flushNow(), this.#flushMs);
+    });
+  }
+
+  #boundMemory(): void {
+    if (this.#batch.length <= this.#maxMemory) return;
+    const over = this.#batch.length - this.#maxMemory;
+    this.#batch.splice(0, over);
+    this.#stats.dropped += over;
+    this.#log.error({ code: ErrorCodes.STORE_IO, dropped: over, maxMemoryPoints: this.#maxMemory }, 'history spool unwritable and memory batch full: oldest points dropped');
+  }
+
+  /** a visit that can never be written is dropped here, not spooled forever */
+  #prepare(v: Visit): IPoint | null {
     let why: string | null = null;
     if (!this.#check.Check(v)) {
       const e = this.#check.Errors(v).First();
@@ -232,13 +308,9 @@ class InfluxStore implements InfluxVisitStore {
       why = `entryTime: not a date: ${v.entryTime}`;
     }
     if (why === null) {
-      const point = toPoint(v);
-      try {
-        this.#influx.parsePoint(point, { precision: 'n' }); // schema coercion throws here, not mid-batch
-        return { point, party: v.party };
-      } catch (err) {
-        why = errMsg(err);
-      }
+      const point = visitPoint(v);
+      if (this.#parses(point, 'visit', v.party)) return point;
+      return null;
     }
     this.#stats.dropped += 1;
     const party = typeof (v as { party?: unknown }).party === 'string' ? v.party : undefined;
@@ -246,9 +318,56 @@ class InfluxStore implements InfluxVisitStore {
     return null;
   }
 
+  /** schema coercion throws here, not mid-batch */
+  #parses(point: IPoint, kind: string, party?: string): boolean {
+    try {
+      this.#influx.parsePoint(point, { precision: 'n' });
+      return true;
+    } catch (err) {
+      this.#stats.dropped += 1;
+      this.#log.error({ code: ErrorCodes.STORE_IO, kind, party, reason: errMsg(err) }, 'invalid history point not stored');
+      return false;
+    }
+  }
+
+  /** moves the memory batch to the spool, then drains; never rejects */
+  #flushNow(): void {
+    if (this.#flushTimer) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = null;
+    }
+    this.#flushing ??= this.#toSpool().finally(() => {
+      this.#flushing = null;
+      if (this.#closed) return;
+      // a flush() that came while appending is owed its own pass; points that came wait for the next flush
+      if (this.#owed) {
+        this.#owed = false;
+        this.#flushNow();
+      } else if (this.#batch.length > 0) this.#flushTimer ??= setTimeout(() => this.#flushNow(), this.#flushMs);
+    });
+  }
+
+  async #toSpool(): Promise<void> {
+    const waiters = this.#waiting.splice(0);
+    while (this.#batch.length > 0) {
+      const points = this.#batch.splice(0, this.#batchPoints);
+      try {
+        await this.#spool.append(points.map((p) => JSON.stringify(p)));
+      } catch (err) {
+        // disk full or failing: keep the points in memory (bounded) and try again later
+        this.#batch.unshift(...points);
+        this.#boundMemory();
+        this.#fail(err, 'history spool append failed; points kept in memory');
+        break;
+      }
+    }
+    if (this.#retryTimer === null) await this.#kick();
+    for (const w of waiters) w.resolve();
+  }
+
   async #kick(): Promise<void> {
-    // Loop: a write that lands just as a drain finishes would otherwise be left unscheduled.
-    while (this.#queue.length > 0 && this.#retryTimer === null) {
+    // Loop: a record that lands just as a drain finishes would otherwise be left unscheduled.
+    while (this.#spool.stats().records > 0 && this.#retryTimer === null) {
       this.#draining ??= this.#drain().finally(() => {
         this.#draining = null;
       });
@@ -256,97 +375,150 @@ class InfluxStore implements InfluxVisitStore {
     }
   }
 
-  /** Writes the queue head in batches until empty (true) or a failure (false). Never rejects. */
+  /** Writes the spool head in batches until empty (true) or a failure (false). Never rejects. */
   async #drain(): Promise<boolean> {
-    while (this.#queue.length > 0) {
-      const n = this.#isolate > 0 ? 1 : Math.min(this.#batchSize, this.#queue.length);
-      const batch = this.#queue.slice(0, n);
+    for (;;) {
+      const records = this.#spool.peek(this.#batchPoints);
+      const last = records.at(-1);
+      if (!last) return true;
+      const points: IPoint[] = [];
+      for (const r of records) {
+        for (const line of r.lines) {
+          try {
+            points.push(JSON.parse(line) as IPoint);
+          } catch {
+            this.#stats.dropped += 1; // the spool checks its records; this is a bug, said once per point
+            this.#log.error({ code: ErrorCodes.STORE_IO, record: r.id }, 'unreadable spooled point dropped');
+          }
+        }
+      }
+      const droppedBefore = this.#stats.dropped;
       try {
         await this.#ensureDb();
-      } catch (err) {
-        this.#fail(err); // setup errors are never about the points: always retry
-        return false;
-      }
-      try {
-        await this.#influx.writePoints(
-          batch.map((p) => p.point),
-          { precision: 'n' },
-        );
-      } catch (err) {
-        const status = httpStatus(err);
-        if (status === 400) {
-          // InfluxDB refused the data itself (e.g. field type conflict): retrying cannot help.
-          // Valid points of a partial write were stored; find the bad ones one by one.
-          if (n > 1) {
-            this.#isolate = n;
-            continue;
-          }
-          this.#removeHead(batch);
-          this.#isolate = Math.max(0, this.#isolate - 1);
-          this.#stats.dropped += 1;
-          this.#log.error({ code: ErrorCodes.STORE_IO, party: batch[0]?.party, err: errMsg(err) }, 'InfluxDB rejected a visit; not stored');
-          continue;
+        await this.#writeRaw(points);
+        await this.#rollup(points);
+        // InfluxDB has them: written, and reachable again, whatever the ack below costs
+        this.#stats.written += points.length - (this.#stats.dropped - droppedBefore);
+        if (this.#attempt > 0) {
+          this.#log.info({ afterFailures: this.#attempt, backlog: this.backlog() }, 'InfluxDB reachable again; draining the spool');
+          this.#attempt = 0;
+          this.#lastError = undefined;
         }
-        if (status === 404) this.#dbReady = false; // database dropped under us: recreate it
-        this.#fail(err);
+        await this.#spool.ack(last.id);
+      } catch (err) {
+        if (httpStatus(err) === 404) this.#dbReady = false; // database dropped under us: recreate it
+        this.#fail(err, 'InfluxDB write failed; points kept in the spool and retried');
         return false;
-      }
-      this.#removeHead(batch);
-      this.#isolate = Math.max(0, this.#isolate - n);
-      this.#stats.written += n;
-      if (this.#attempt > 0) {
-        this.#log.info({ afterFailures: this.#attempt, backlog: this.#queue.length }, 'InfluxDB reachable again; draining backlog');
-        this.#attempt = 0;
       }
     }
-    return true;
   }
 
-  /** Removes a written batch from the queue head; by identity, since a backlog overflow or
-   *  close() may have dropped head items while the request was in flight. */
-  #removeHead(batch: readonly Pending[]): void {
-    const done = new Set(batch);
-    let k = 0;
-    while (k < this.#queue.length && done.has(this.#queue[k] as Pending)) k++;
-    this.#queue.splice(0, k);
+  /** one request for the batch; when InfluxDB refuses some points (400), they are found one by one and dropped */
+  async #writeRaw(points: IPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    try {
+      this.#stats.rawRequests++;
+      await this.#influx.writePoints(points, { precision: 'n', retentionPolicy: RP_RAW });
+      return;
+    } catch (err) {
+      if (httpStatus(err) !== 400) throw err;
+      if (points.length === 1) {
+        this.#stats.dropped += 1;
+        const f = points[0]?.fields;
+        this.#log.error({ code: ErrorCodes.STORE_IO, measurement: points[0]?.measurement, party: f?.party, err: errMsg(err) }, 'InfluxDB refused a point; not stored');
+        return;
+      }
+    }
+    // InfluxDB stored the valid points of a partial write: writing them again is harmless
+    for (const p of points) await this.#writeRaw([p]);
   }
 
-  #fail(err: unknown): void {
+  /** Recomputes, from the raw points, every hourly rollup the written visits fall in (late ones included). */
+  async #rollup(points: readonly IPoint[]): Promise<void> {
+    const dirty = new Map<string, Set<number>>();
+    for (const p of points) {
+      if (p.measurement !== M.visit) continue;
+      const store = p.tags?.store;
+      if (store === undefined) continue;
+      const ms = Number(BigInt(String(p.timestamp)) / NS_PER_MS);
+      let s = dirty.get(store);
+      if (!s) dirty.set(store, (s = new Set()));
+      s.add(hourStart(ms, this.#tz));
+    }
+    for (const [store, hours] of dirty) {
+      const sorted = [...hours].sort((a, b) => a - b);
+      let i = 0;
+      while (i < sorted.length) {
+        let j = i;
+        while (j + 1 < sorted.length && sorted[j + 1]! - sorted[j]! <= CLUSTER_GAP_MS) j++;
+        const from = sorted[i]!;
+        const to = sorted[j]! + 2 * 3_600_000; // past the last dirty hour whatever its length (DST)
+        const want = new Set(sorted.slice(i, j + 1));
+        const visits = await this.#queryRaw(store, from, to);
+        const r = rollupVisits(visits, this.#tz);
+        const out: IPoint[] = [];
+        for (const h of r.hours) if (want.has(h.startMs)) out.push(hourlyPoint(store, h));
+        for (const s of r.staff) if (want.has(s.startMs)) out.push(staffHourlyPoint(store, s));
+        if (out.length) {
+          this.#stats.rollupRequests++;
+          await this.#influx.writePoints(out, { precision: 'n', retentionPolicy: RP_ROLLUP });
+        }
+        this.#stats.rollupHours += want.size;
+        i = j + 1;
+      }
+    }
+  }
+
+  #fail(err: unknown, what: string): void {
     this.#attempt += 1;
     this.#stats.failures += 1;
-    const fields = { code: ErrorCodes.STORE_IO, err: errMsg(err), backlog: this.#queue.length, attempt: this.#attempt };
+    this.#lastError = errMsg(err);
+    const fields = { code: ErrorCodes.STORE_IO, err: this.#lastError, backlog: this.backlog(), attempt: this.#attempt };
     if (this.#closed) {
-      this.#log.error(fields, 'InfluxDB write failed while closing');
+      this.#log.error(fields, `${what} (closing: the spool keeps them for the next start)`);
       return;
     }
     const delay = Math.min(this.#retryMs * 2 ** Math.min(this.#attempt - 1, 30), this.#maxRetryMs);
     // first failure of an outage is an error; the repeats are warnings (one per backoff step)
-    if (this.#attempt === 1) this.#log.error({ ...fields, retryInMs: delay }, 'InfluxDB write failed; visits kept in memory and retried');
-    else this.#log.warn({ ...fields, retryInMs: delay }, 'InfluxDB write still failing');
+    if (this.#attempt === 1) this.#log.error({ ...fields, retryInMs: delay }, what);
+    else this.#log.warn({ ...fields, retryInMs: delay }, 'InfluxDB still failing');
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;
-      this.#kick().catch((e: unknown) => this.#log.error({ code: ErrorCodes.STORE_IO, err: errMsg(e) }, 'history retry crashed'));
+      if (this.#batch.length > 0) this.#flushNow();
+      else this.#kick().catch((e: unknown) => this.#log.error({ code: ErrorCodes.STORE_IO, err: errMsg(e) }, 'history retry crashed'));
     }, delay);
     this.#retryTimer.unref(); // pending history must not keep the process alive; close() flushes
   }
 
-  /** Creates the database (and a keep-forever default retention policy) if missing. */
+  /** Creates the database, its retention policies and this store's info point, idempotently. */
   #ensureDb(): Promise<void> {
     if (this.#dbReady) return Promise.resolve();
     this.#dbSetup ??= (async () => {
       try {
         const names = await this.#influx.getDatabaseNames();
         if (!names.includes(this.#db)) {
-          // CREATE DATABASE also creates "autogen" (infinite duration) as default retention policy
           await this.#influx.createDatabase(this.#db);
           this.#log.info({ database: this.#db }, 'created InfluxDB database');
         }
         const rps = await this.#influx.showRetentionPolicies(this.#db);
-        if (!rps.some((rp) => rp.default)) {
-          // servers with retention-autocreate=false: without a default policy writes fail
-          await this.#influx.createRetentionPolicy('forever', { database: this.#db, duration: 'INF', replication: 1, isDefault: true });
-          this.#log.info({ database: this.#db }, 'created default retention policy "forever"');
+        const want: Array<[string, string, boolean]> = [
+          [RP_RAW, this.#retention.raw, true],
+          [RP_ROLLUP, this.#retention.rollups, false],
+          [RP_META, 'INF', false],
+        ];
+        for (const [name, duration, isDefault] of want) {
+          const have = rps.find((rp) => rp.name === name);
+          const opts = { database: this.#db, duration, replication: 1, isDefault };
+          if (!have) {
+            await this.#influx.createRetentionPolicy(name, opts);
+            this.#log.info({ database: this.#db, policy: name, duration }, 'created retention policy');
+          } else if (influxDurationMs(have.duration) !== durationMs(duration) || have.default !== isDefault) {
+            await this.#influx.alterRetentionPolicy(name, opts);
+            this.#log.info({ database: this.#db, policy: name, duration, was: have.duration }, 'changed retention policy');
+          }
         }
+        if (this.#storeInfo) await this.#influx.writePoints([storeInfoPoint(this.#storeInfo)], { precision: 'n', retentionPolicy: RP_META });
         this.#dbReady = true;
       } finally {
         this.#dbSetup = null;
@@ -355,73 +527,82 @@ class InfluxStore implements InfluxVisitStore {
     return this.#dbSetup;
   }
 
-  async query(store: string, fromMs: number, toMs: number): Promise<Visit[]> {
+  #checkQuery(store: string, fromMs: number, toMs: number): void {
     if (!isId(store)) throw new GwError(ErrorCodes.BAD_PARAM, `store: not a store id: ${JSON.stringify(store)}`);
     if (!Number.isFinite(fromMs) || !Number.isFinite(toMs)) {
       throw new GwError(ErrorCodes.BAD_PARAM, `from/to: expected finite epoch ms, got ${fromMs}, ${toMs}`);
     }
     if (this.#closed) throw new GwError(ErrorCodes.STORE_IO, 'history store is closed');
-    // entry ms t is in [from, to) iff its point time is in [ceil(from)·1e6, ceil(to)·1e6): the
-    // hash only adds 0..999 999 ns
+  }
+
+  /** `time >= a AND time < b` in ns for entry ms in [fromMs, toMs): the hash only adds 0..999 999 ns */
+  #timeRange(fromMs: number, toMs: number): string | null {
     const clamp = (ms: number) => Math.min(MAX_MS, Math.max(-MAX_MS, Math.ceil(ms)));
     const lo = BigInt(clamp(fromMs)) * NS_PER_MS;
     const hi = BigInt(clamp(toMs)) * NS_PER_MS;
-    if (hi <= lo) return [];
-    // store is an Id (no quotes, no backslashes) and escaped anyway
-    const q =
-      `SELECT * FROM ${escape.quoted(MEASUREMENT)} WHERE ${escape.quoted('store')} = ${escape.stringLit(store)}` +
-      ` AND time >= ${lo} AND time < ${hi}`;
+    return hi <= lo ? null : `time >= ${lo} AND time < ${hi}`;
+  }
+
+  async #select(what: string): Promise<Rows> {
     let raw: unknown;
     try {
       await this.#ensureDb();
-      raw = await this.#influx.queryRaw(q, { database: this.#db });
+      raw = await this.#influx.queryRaw(what, { database: this.#db });
     } catch (err) {
       throw new GwError(ErrorCodes.STORE_IO, `InfluxDB query failed (${this.detail}): ${errMsg(err)}`, { cause: err });
     }
-    return this.#parseRows(raw, store);
-  }
-
-  #parseRows(raw: unknown, store: string): Visit[] {
     type Series = { columns?: string[]; values?: unknown[][] };
     type Result = { series?: Series[]; error?: string; partial?: boolean };
     const results = (raw as { results?: Result[] } | null)?.results;
     if (!Array.isArray(results)) throw new GwError(ErrorCodes.STORE_IO, 'InfluxDB query: unexpected response shape');
-    const out: Visit[] = [];
+    const out: Rows = [];
     for (const r of results) {
       if (r.error) throw new GwError(ErrorCodes.STORE_IO, `InfluxDB query failed: ${r.error}`);
-      if (r.partial) {
-        // the server's max-row-limit cut the answer: a report over it would be silently wrong
-        throw new GwError(ErrorCodes.STORE_IO, 'InfluxDB truncated the query result (max-row-limit); query a shorter period');
-      }
+      // the server's max-row-limit cut the answer: a report over it would be silently wrong
+      if (r.partial) throw new GwError(ErrorCodes.STORE_IO, 'InfluxDB truncated the query result (max-row-limit); query a shorter period');
       for (const s of r.series ?? []) {
         const cols = s.columns ?? [];
         for (const row of s.values ?? []) {
-          const get = (name: string): unknown => {
-            const i = cols.indexOf(name);
-            const val = i < 0 ? null : row[i];
-            return val === '' ? null : val; // an absent tag reads as "" or null
-          };
-          const v = this.#rowToVisit(get, store);
-          if (v) out.push(v);
+          const o: Record<string, unknown> = {};
+          cols.forEach((c, i) => {
+            const x = row[i];
+            if (x !== null && x !== undefined && x !== '') o[c] = x; // an absent tag reads as "" or null
+          });
+          out.push(o);
         }
       }
     }
     return out;
   }
 
-  #rowToVisit(get: (name: string) => unknown, store: string): Visit | null {
-    const str = (name: string): string | undefined => {
-      const x = get(name);
-      return typeof x === 'string' ? x : undefined;
-    };
-    const time = str('time');
-    const entryTime = time === undefined ? null : rfc3339ToIsoMs(time);
+  async query(store: string, fromMs: number, toMs: number): Promise<Visit[]> {
+    this.#checkQuery(store, fromMs, toMs);
+    return this.#queryRaw(store, fromMs, toMs);
+  }
+
+  async #queryRaw(store: string, fromMs: number, toMs: number): Promise<Visit[]> {
+    const range = this.#timeRange(fromMs, toMs);
+    if (!range) return [];
+    // store is an Id (no quotes, no backslashes) and escaped anyway
+    const rows = await this.#select(
+      `SELECT * FROM ${escape.quoted(RP_RAW)}.${escape.quoted(M.visit)} WHERE ${escape.quoted('store')} = ${escape.stringLit(store)} AND ${range}`,
+    );
+    const out: Visit[] = [];
+    for (const row of rows) {
+      const v = this.#rowToVisit(row, store);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  #rowToVisit(row: Record<string, unknown>, store: string): Visit | null {
+    const time = typeof row.time === 'string' ? row.time : undefined;
     const v: Record<string, unknown> = {
-      store: str('store') ?? store,
-      party: get('party'),
-      outcome: get('outcome'),
-      entryTime,
-      size: get('size'),
+      store: row.store ?? store,
+      party: row.party,
+      outcome: row.outcome,
+      entryTime: time === undefined ? null : rfc3339ToIsoMs(time),
+      size: row.size,
     };
     const opt: [keyof Visit, string][] = [
       ['greetTime', 'greet_time'],
@@ -431,10 +612,7 @@ class InfluxStore implements InfluxVisitStore {
       ['markTime', 'mark_time'],
       ['closedTime', 'closed_time'],
     ];
-    for (const [key, col] of opt) {
-      const x = get(col);
-      if (x !== null && x !== undefined) v[key] = x;
-    }
+    for (const [key, col] of opt) if (row[col] !== undefined) v[key] = row[col];
     if (!this.#check.Check(v)) {
       // not written by us (or by an incompatible version): skip rather than fail the report
       const e = this.#check.Errors(v).First();
@@ -444,35 +622,105 @@ class InfluxStore implements InfluxVisitStore {
     return v;
   }
 
+  /** hourly rollups of one store whose hour starts in [fromMs, toMs) */
+  async rollups(store: string, fromMs: number, toMs: number): Promise<PeriodRollups> {
+    this.#checkQuery(store, fromMs, toMs);
+    const range = this.#timeRange(fromMs, toMs);
+    if (!range) return { hours: [], staff: [] };
+    const where = `WHERE ${escape.quoted('store')} = ${escape.stringLit(store)} AND ${range}`;
+    const [hourRows, staffRows] = await Promise.all([
+      this.#select(`SELECT * FROM ${escape.quoted(RP_ROLLUP)}.${escape.quoted(M.hourly)} ${where}`),
+      this.#select(`SELECT * FROM ${escape.quoted(RP_ROLLUP)}.${escape.quoted(M.staffHourly)} ${where}`),
+    ]);
+    const int = (x: unknown): number => (typeof x === 'number' && Number.isInteger(x) ? x : 0);
+    const at = (row: Record<string, unknown>) => Date.parse(String(row.time));
+    const hours = hourRows.map(
+      (r): HourRollup => ({
+        startMs: at(r),
+        visits: int(r.visits),
+        met: int(r.met),
+        late: int(r.late),
+        walkouts: int(r.walkouts),
+        shortWalkouts: int(r.short_walkouts),
+        missed: int(r.missed),
+        greeted: int(r.greeted),
+        ttgSumMs: int(r.ttg_sum_ms),
+        ttgMaxMs: typeof r.ttg_max_ms === 'number' ? r.ttg_max_ms : null,
+        hist: decodeHist(typeof r.ttg_hist === 'string' ? r.ttg_hist : ''),
+      }),
+    );
+    const staff = staffRows
+      .filter((r) => typeof r.staff === 'string')
+      .map((r): StaffHourRollup => ({ startMs: at(r), staff: String(r.staff), greets: int(r.greets), met: int(r.met), ttgSumMs: int(r.ttg_sum_ms) }));
+    return { hours, staff };
+  }
+
+  /** the stores that keep history in this database (a chain's shared InfluxDB) */
+  async stores(): Promise<StoreInfo[]> {
+    if (this.#closed) throw new GwError(ErrorCodes.STORE_IO, 'history store is closed');
+    const rows = await this.#select(`SELECT * FROM ${escape.quoted(RP_META)}.${escape.quoted(M.storeInfo)}`);
+    const out: StoreInfo[] = [];
+    for (const r of rows) {
+      if (typeof r.store !== 'string' || !isId(r.store) || typeof r.timezone !== 'string') continue;
+      const s: StoreInfo = {
+        store: r.store,
+        timezone: r.timezone,
+        serviceLevelTarget: typeof r.service_level_target === 'number' ? r.service_level_target : 0.8,
+        greetWithinS: typeof r.greet_within_s === 'number' ? r.greet_within_s : 30,
+      };
+      if (typeof r.name === 'string') s.name = r.name;
+      out.push(s);
+    }
+    return out.sort((a, b) => a.store.localeCompare(b.store));
+  }
+
+  /** raw points are kept this long (reports older than that come from rollups) */
+  rawRetentionMs(): number {
+    return durationMs(this.#retention.raw);
+  }
+
   close(): Promise<void> {
     this.#closed ??= (async () => {
       if (this.#retryTimer) {
         clearTimeout(this.#retryTimer);
         this.#retryTimer = null;
       }
-      if (this.#queue.length > 0 || this.#draining) {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.#closeTimeoutMs);
-        });
-        await Promise.race([this.#kick(), timeout]);
-        clearTimeout(timer);
+      if (this.#flushTimer) {
+        clearTimeout(this.#flushTimer);
+        this.#flushTimer = null;
       }
-      if (this.#queue.length > 0) {
-        const lost = this.#queue.splice(0);
-        this.#isolate = 0;
-        this.#stats.dropped += lost.length;
-        this.#log.error(
-          { code: ErrorCodes.STORE_IO, lost: lost.length, first: lost[0]?.party },
-          'closing with visits InfluxDB never acknowledged; they are lost',
-        );
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#closeTimeoutMs);
+      });
+      // what is batched goes to the spool first (durable), then one bounded drain attempt
+      const work = (async () => {
+        await this.#flushing;
+        if (this.#batch.length > 0) await this.#toSpool();
+        else if (this.#spool.stats().records > 0 || this.#draining) await this.#kick();
+      })();
+      await Promise.race([work, timeout]);
+      clearTimeout(timer);
+      await this.#draining?.catch(() => false);
+      if (this.#batch.length > 0) {
+        this.#stats.dropped += this.#batch.length;
+        this.#log.error({ code: ErrorCodes.STORE_IO, lost: this.#batch.length }, 'closing with points neither the spool nor InfluxDB took; they are lost');
+        this.#batch = [];
       }
+      const left = this.#spool.stats().points;
+      if (left > 0) this.#log.warn({ points: left }, 'closing with points in the history spool; they are written at the next start');
+      for (const w of this.#waiting.splice(0)) w.resolve();
+      await this.#spool.close();
     })();
     return this.#closed;
   }
 }
 
-/** VisitStore on InfluxDB 1.x (see file header for the point layout). */
-export function influxVisitStore(opts: InfluxStoreOptions): InfluxVisitStore {
-  return new InfluxStore(opts);
+/** History on InfluxDB 1.x (see the file header and history/schema.ts). Opens the spool, then drains what it holds. */
+export async function influxVisitStore(opts: InfluxStoreOptions): Promise<InfluxVisitStore> {
+  const log = opts.log ?? pino();
+  const spool = await openSpool({ dir: opts.spoolDir, log, ...(opts.spoolMaxBytes !== undefined ? { maxBytes: opts.spoolMaxBytes } : {}) });
+  const store = new InfluxStore(opts, spool);
+  if (spool.stats().records > 0) void store.flush(); // never rejects: a failure starts the retry timer
+  return store;
 }

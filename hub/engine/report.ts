@@ -48,19 +48,22 @@ function add(a: Acc, outcome: Visit['outcome'], ttgS: number | undefined): void 
   }
 }
 
-function bucket(a: Acc): Bucket {
-  const denom = a.visits - a.shortWalkouts;
+/** a report bucket from its counts (CONTRACT.md: serviceLevel = met / (visits − shortWalkouts)) and its mean TTG */
+export function bucketOf(c: Pick<Bucket, 'visits' | 'met' | 'late' | 'walkouts' | 'shortWalkouts' | 'missed'>, asgS: number | null): Bucket {
+  const denom = c.visits - c.shortWalkouts;
   return {
-    visits: a.visits,
-    met: a.met,
-    late: a.late,
-    walkouts: a.walkouts,
-    shortWalkouts: a.shortWalkouts,
-    missed: a.missed,
-    serviceLevel: denom > 0 ? a.met / denom : null,
-    asgS: a.greeted > 0 ? sec(a.ttgSum / a.greeted) : null,
+    visits: c.visits,
+    met: c.met,
+    late: c.late,
+    walkouts: c.walkouts,
+    shortWalkouts: c.shortWalkouts,
+    missed: c.missed,
+    serviceLevel: denom > 0 ? c.met / denom : null,
+    asgS,
   };
 }
+
+const bucket = (a: Acc): Bucket => bucketOf(a, a.greeted > 0 ? sec(a.ttgSum / a.greeted) : null);
 
 /** nearest-rank percentile of an ascending array */
 export function nearestRank(sorted: readonly number[], p: number): number | null {

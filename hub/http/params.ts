@@ -7,7 +7,8 @@ import type { TimeZone } from '../engine/tz.ts';
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
-const MAX_RANGE_MS = 400 * 86_400_000;
+/** ten years: long periods come from the hourly rollups (README "History") */
+const MAX_RANGE_MS = 3660 * 86_400_000;
 
 export function parseTimeParam(name: string, raw: unknown, tz: TimeZone): number {
   if (typeof raw !== 'string' || raw.trim() === '') {
@@ -38,6 +39,6 @@ export function parsePeriod(query: Record<string, unknown>, tz: TimeZone): { fro
   const fromMs = parseTimeParam('from', query.from, tz);
   const toMs = parseTimeParam('to', query.to, tz);
   if (toMs <= fromMs) throw new GwError(ErrorCodes.BAD_PARAM, `to: must be after from (${new Date(fromMs).toISOString()})`);
-  if (toMs - fromMs > MAX_RANGE_MS) throw new GwError(ErrorCodes.BAD_PARAM, `to: the period may span at most 400 days`);
+  if (toMs - fromMs > MAX_RANGE_MS) throw new GwError(ErrorCodes.BAD_PARAM, `to: the period may span at most 3660 days (ten years)`);
   return { fromMs, toMs };
 }

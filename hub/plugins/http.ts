@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ErrorCodes, GwError, type ErrorCode, type LiveSnapshot } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
+import { historyRoutes, rollupReportIfNeeded } from '../http/history-routes.ts';
 import { parsePeriod } from '../http/params.ts';
 import { repoRoot } from '../repo-root.ts';
 import { httpsOptions } from '../tls.ts';
@@ -157,9 +158,12 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
       f.get('/api/stores/:store/report', async (req) => {
         auth(req);
         storeParam(req);
-        const { fromMs, toMs } = parsePeriod(req.query as Record<string, unknown>, live().tz);
-        return live().report(fromMs, toMs);
+        const q = req.query as Record<string, unknown>;
+        const { fromMs, toMs } = parsePeriod(q, live().tz);
+        return (await rollupReportIfNeeded(ctx, q, fromMs, toMs, live().tz)) ?? live().report(fromMs, toMs);
       });
+
+      historyRoutes(f, { ctx, auth });
 
       // the live stream (README "Live stream"): `live` (a full snapshot) on connect and every
       // snapshotMs, `change` (a LiveDelta) as the live engine emits it, `: ping` when idle

@@ -1931,7 +1931,8 @@ export function httpCase(seed: number, i: number): HttpCase {
           param = 'to';
           break;
         case 'span':
-          q = `from=2025-01-01&to=${r.pick(['2026-02-06', '9999-12-31', '2099-01-01T00:00:00Z'])}`;
+          // at most ten years (README "HTTP API")
+          q = `from=2016-01-01&to=${r.pick(['2026-02-06', '9999-12-31', '2099-01-01T00:00:00Z'])}`;
           param = 'to';
           break;
         default:

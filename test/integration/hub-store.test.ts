@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { InfluxDB } from 'influx';
@@ -13,6 +16,7 @@ import { startRig, type Rig } from '../helpers/rig.ts';
 let influxd: TestInfluxd;
 let rig: Rig;
 let sub: mqtt.MqttClient;
+let spoolDir: string;
 const published: Visit[] = [];
 
 const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
@@ -22,7 +26,8 @@ const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
 
 beforeAll(async () => {
   influxd = await startTestInfluxd();
-  rig = await startRig({ store: influxVisitStore({ url: influxd.url, database: 'gwtest', retryMs: 100 }) });
+  spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-hub-store-spool-'));
+  rig = await startRig({ store: await influxVisitStore({ url: influxd.url, database: 'gwtest', spoolDir, retryMs: 100, flushMs: 20 }) });
   sub = await mqtt.connectAsync(rig.hub.mqttUrl, loginAs(rig.cfg, READER));
   sub.on('message', (topic, payload) => {
     if (topic === topics.visits('rig')) published.push(JSON.parse(payload.toString()) as Visit);
@@ -36,6 +41,7 @@ afterAll(async () => {
   await sub?.endAsync();
   await rig?.stop();
   await influxd?.stop();
+  if (spoolDir) fs.rmSync(spoolDir, { recursive: true, force: true });
 });
 
 describe('a simulated store against a real hub and InfluxDB', () => {

@@ -1,23 +1,37 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
+import { InfluxDB } from 'influx';
 import { ErrorCodes, GwError, type Visit } from '../../contract/index.ts';
+import { TimeZone } from '../../hub/engine/tz.ts';
 import { freePort } from '../../hub/influxd.ts';
-import { influxVisitStore, subMsNanos, type InfluxVisitStore } from '../../hub/influx-store.ts';
+import { influxVisitStore, type InfluxStoreOptions, type InfluxVisitStore } from '../../hub/influx-store.ts';
+import { rollupVisits } from '../../hub/history/rollup.ts';
+import { subMsNanos } from '../../hub/history/schema.ts';
 import { startTestInfluxd, waitFor, type TestInfluxd } from '../helpers/influxd.ts';
+import { captureLog } from '../helpers/capture-log.ts';
 
 // Against a real influxd (test/helpers/influxd.ts). No timed assertions: outages and
-// recoveries are observed by polling with a bounded wait.
+// recoveries are observed by polling with a bounded wait. Every store gets its own spool
+// folder; `reopen` starts a store on the same spool, as a restarted hub does.
+
+const spools: string[] = [];
+afterAll(() => {
+  for (const d of spools) fs.rmSync(d, { recursive: true, force: true });
+});
+function newSpool(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-spool-'));
+  spools.push(d);
+  return d;
+}
+const open = (o: Omit<InfluxStoreOptions, 'spoolDir'> & { spoolDir?: string }): Promise<InfluxVisitStore> =>
+  influxVisitStore({ flushMs: 5, retryMs: 50, spoolDir: newSpool(), ...o });
 
 const T0 = Date.parse('2026-11-23T10:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const byParty = (a: Visit, b: Visit) => a.party.localeCompare(b.party);
-
-/** a pino logger whose JSON lines the test can read */
-function captureLog(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
-  const raw: string[] = [];
-  const log = pino({ level: 'debug' }, { write: (s: string) => void raw.push(s) });
-  return { log, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 const metWithStaff: Visit = {
   store: 's1',
@@ -81,7 +95,7 @@ describe('influxVisitStore against a real influxd', () => {
   beforeAll(async () => {
     server = await startTestInfluxd();
     logs = captureLog();
-    store = influxVisitStore({ url: server.url, database: 'gw_test', log: logs.log, retryMs: 50 });
+    store = await open({ url: server.url, database: 'gw_test', log: logs.log, storeInfo: { store: 's1', name: 'High St', timezone: 'Europe/Berlin', serviceLevelTarget: 0.85, greetWithinS: 30 } });
   });
   afterAll(async () => {
     await store?.close();
@@ -98,10 +112,30 @@ describe('influxVisitStore against a real influxd', () => {
     const all = [metWithStaff, late, walkout, shortWalkout, missed, twinA, twinB, otherStore];
     await store.write(all);
     expect(store.backlog()).toBe(0);
+    expect(store.health()).toEqual({ state: 'up', spool: 0 });
     const got = await store.query('s1', T0, T0 + 3_600_000);
     expect([...got].sort(byParty)).toEqual([metWithStaff, late, walkout, shortWalkout, missed, twinA, twinB].sort(byParty));
     expect(await store.query('s2', T0, T0 + 3_600_000)).toEqual([otherStore]);
     expect(await store.query('s3', T0, T0 + 3_600_000)).toEqual([]);
+  });
+
+  it('creates the raw and rollup retention policies (raw the default) and the store info', async () => {
+    const db = new InfluxDB({ host: '127.0.0.1', port: server.port, database: 'gw_test' });
+    const rps = await db.showRetentionPolicies('gw_test');
+    expect(rps.find((r) => r.name === 'raw')).toMatchObject({ duration: '2160h0m0s', default: true });
+    expect(rps.find((r) => r.name === 'rollup')).toMatchObject({ duration: '43824h0m0s', default: false });
+    expect(await store.stores()).toEqual([{ store: 's1', name: 'High St', timezone: 'Europe/Berlin', serviceLevelTarget: 0.85, greetWithinS: 30 }]);
+  });
+
+  it('keeps identity by store and entry time: outcome and staff are fields, the only tag is the store', async () => {
+    const db = new InfluxDB({ host: '127.0.0.1', port: server.port, database: 'gw_test' });
+    const tags = (await db.query('SHOW TAG KEYS FROM raw.visit')) as unknown as { tagKey: string }[];
+    expect(tags.map((t) => t.tagKey)).toEqual(['store']);
+    const fields = (await db.query('SHOW FIELD KEYS FROM raw.visit')) as unknown as { fieldKey: string; fieldType: string }[];
+    expect(Object.fromEntries(fields.map((f) => [f.fieldKey, f.fieldType]))).toMatchObject({ outcome: 'string', staff: 'string', party: 'string', size: 'integer', ttg_s: 'float' });
+    // the greeted visits' greetings, one point each
+    const greetings = (await db.query(`SELECT * FROM raw.greeting WHERE store = 's1'`)) as unknown as { party: string; orphan: boolean }[];
+    expect(greetings.map((g) => g.party).sort()).toEqual([metWithStaff, late, twinA, twinB].map((v) => v.party).sort());
   });
 
   it('respects period boundaries [from, to)', async () => {
@@ -119,12 +153,83 @@ describe('influxVisitStore against a real influxd', () => {
     expect(await store.query('b1', T1, T1)).toEqual([]);
   });
 
-  it('does not duplicate a visit written again', async () => {
+  it('does not duplicate a visit written again, in raw points or in rollups', async () => {
     const v: Visit = { ...late, store: 'dup', party: 'dup-1' };
     await store.write([v]);
     await store.write([v, v]);
     await store.write([{ ...v }]);
     expect(await store.query('dup', T0, T0 + 3_600_000)).toEqual([v]);
+    const r = await store.rollups('dup', T0 - 3_600_000, T0 + 3_600_000);
+    expect(r.hours).toHaveLength(1);
+    expect(r.hours[0]).toMatchObject({ visits: 1, late: 1, greeted: 1, ttgSumMs: 41_234 });
+  });
+
+  it('keeps hourly rollups equal to the raw points, late visits included (store-local hours)', async () => {
+    const day = Date.parse('2026-11-25T06:00:00.000Z');
+    const visits: Visit[] = [];
+    for (let i = 0; i < 200; i++) {
+      const entry = day + i * 97_000;
+      const outcome = (['met', 'late', 'walkout', 'shortWalkout', 'missed'] as const)[i % 5]!;
+      const greeted = outcome === 'met' || outcome === 'late';
+      const ttgS = greeted ? (i % 47) + 0.001 * i : undefined;
+      visits.push({
+        store: 'ru',
+        party: `ru-${i}`,
+        outcome,
+        entryTime: iso(entry),
+        size: 1 + (i % 3),
+        ...(greeted ? { greetTime: iso(entry + ttgS! * 1000), ttgS: ttgS!, staff: i % 2 ? 'anna' : 'ben' } : {}),
+      });
+    }
+    // most first, then a late batch for early hours (a node's outbox flushed after an outage)
+    await store.write(visits.filter((_, i) => i % 7 !== 0));
+    await store.write(visits.filter((_, i) => i % 7 === 0));
+    const tz = new TimeZone('Europe/Berlin');
+    const want = rollupVisits(visits, tz);
+    const got = await store.rollups('ru', day - 3_600_000, day + 86_400_000);
+    const byStart = <T extends { startMs: number }>(a: T, b: T) => a.startMs - b.startMs;
+    expect(got.hours.sort(byStart)).toEqual(want.hours.sort(byStart));
+    const key = (s: { startMs: number; staff: string }) => `${s.startMs}:${s.staff}`;
+    expect(got.staff.sort((a, b) => key(a).localeCompare(key(b)))).toEqual(want.staff.sort((a, b) => key(a).localeCompare(key(b))));
+    expect(got.hours.reduce((n, h) => n + h.visits, 0)).toBe(200);
+  });
+
+  it('batches: 12 000 points go in 3 write requests, not one per point', async () => {
+    const s = await open({ url: server.url, database: 'gw_batch', log: pino({ level: 'silent' }), flushMs: 60_000 });
+    try {
+      const base = Date.parse('2026-11-26T08:00:00.000Z');
+      const vs: Visit[] = Array.from({ length: 12_000 }, (_, i) => ({ store: 'bt', party: `bt-${i}`, outcome: 'missed', entryTime: iso(base + i * 1000), size: 1 }));
+      await s.write(vs); // 12 000 ≥ batchPoints: flushed at once, not after flushMs
+      expect(s.stats()).toMatchObject({ written: 12_000, rawRequests: 3, backlog: 0 });
+      expect((await s.query('bt', base, base + 86_400_000)).length).toBe(12_000);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('stores sensor events, orphan greets and node health samples with fixed field types', async () => {
+    const ev = { specversion: '1.0', id: 'e-1', source: '/stores/s1/nodes/door-1', type: 'greetwatch.entry.v1', time: iso(T0 + 5000), bootid: 'b1', seq: 7, datacontenttype: 'application/json', data: { sensor: 'beam', direction: 'in' } } as const;
+    await store.record([
+      { kind: 'event', store: 's1', event: ev, recvMs: T0 + 5050 },
+      { kind: 'event', store: 's1', event: ev, recvMs: T0 + 5050 }, // a duplicate is the same point
+      { kind: 'orphan', store: 's1', t: T0 + 9000, staff: 'anna' },
+      {
+        kind: 'health',
+        store: 's1',
+        t: T0 + 60_000,
+        health: { node: 'door-1', online: true, lastSeen: iso(T0), bootid: 'b1', fw: '1', offsetMs: 12.5, clockFlag: false, events: 7, duplicates: 1, lost: 0, tooLate: 0, rejected: { GW_ERR_EVENT_JSON: 2 }, outbox: 0, dropped: 0 },
+      },
+    ]);
+    await store.flush();
+    const db = new InfluxDB({ host: '127.0.0.1', port: server.port, database: 'gw_test' });
+    const events = (await db.query(`SELECT * FROM raw.event WHERE store = 's1'`)) as unknown as Record<string, unknown>[];
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ node: 'door-1', type: 'entry', id: 'e-1', seq: 7, sensor: 'beam', direction: 'in' });
+    const orphans = (await db.query(`SELECT * FROM raw.greeting WHERE orphan = true`)) as unknown as Record<string, unknown>[];
+    expect(orphans).toHaveLength(1);
+    expect(orphans[0]).toMatchObject({ staff: 'anna' });
+    const health = (await db.query(`SELECT * FROM raw.node_health`)) as unknown as Record<string, unknown>[];
+    expect(health[0]).toMatchObject({ node: 'door-1', online: true, offset_ms: 12.5, rejected: 2, duplicates: 1 });
   });
 
   it('drops an unwritable visit with GW_ERR_STORE_IO and keeps the rest flowing', async () => {
@@ -138,22 +243,23 @@ describe('influxVisitStore against a real influxd', () => {
     expect(logs.lines().some((l) => l.code === ErrorCodes.STORE_IO && l.party === 'bad')).toBe(true);
   });
 
-  it('drops a visit InfluxDB refuses (field type conflict) without blocking the ones after it', async () => {
-    // seed a float `size` into the shard of week T0, so an integer size there is refused (400)
+  it('drops a point InfluxDB refuses (field type conflict) without blocking the ones after it', async () => {
+    // seed a string `size` into the raw shard of T0's day, so an integer size there is refused (400)
     const q = async (stmt: string) => (await fetch(`${server.url}/query?q=${encodeURIComponent(stmt)}`, { method: 'POST' })).status;
     expect(await q('CREATE DATABASE gw_conflict')).toBe(200);
-    const seeded = await fetch(`${server.url}/write?db=gw_conflict&precision=ms`, { method: 'POST', body: `visit,store=zz,outcome=met size=1.5 ${T0}` });
+    expect(await q('CREATE RETENTION POLICY raw ON gw_conflict DURATION 90d REPLICATION 1 DEFAULT')).toBe(200);
+    const seeded = await fetch(`${server.url}/write?db=gw_conflict&rp=raw&precision=ms`, { method: 'POST', body: `visit,store=zz size="big" ${T0}` });
     expect(seeded.status).toBe(204);
     const logs2 = captureLog();
-    const s = influxVisitStore({ url: server.url, database: 'gw_conflict', log: logs2.log, retryMs: 50 });
+    const s = await open({ url: server.url, database: 'gw_conflict', log: logs2.log });
     try {
-      const nextMonth = T0 + 30 * 86_400_000;
-      const okBefore: Visit = { ...missed, party: 'ok-before', entryTime: iso(nextMonth) };
+      const nextWeek = T0 + 7 * 86_400_000;
+      const okBefore: Visit = { ...missed, party: 'ok-before', entryTime: iso(nextWeek) };
       const refused: Visit = { ...missed, party: 'refused' };
-      const okAfter: Visit = { ...late, party: 'ok-after', entryTime: iso(nextMonth + 1000) };
+      const okAfter: Visit = { ...late, party: 'ok-after', entryTime: iso(nextWeek + 1000) };
       await s.write([okBefore, refused, okAfter]);
       expect(s.stats()).toMatchObject({ dropped: 1, backlog: 0 });
-      expect((await s.query('s1', T0, nextMonth + 60_000)).sort(byParty)).toEqual([okBefore, okAfter].sort(byParty));
+      expect((await s.query('s1', T0, nextWeek + 60_000)).sort(byParty)).toEqual([okBefore, okAfter].sort(byParty));
       expect(logs2.lines().some((l) => l.code === ErrorCodes.STORE_IO && l.party === 'refused')).toBe(true);
     } finally {
       await s.close();
@@ -162,29 +268,32 @@ describe('influxVisitStore against a real influxd', () => {
 
   it('refuses a store that is not an id instead of building a query from it', async () => {
     await expect(store.query("s1' OR store =~ /.*/ OR store = '", T0, T0 + 1)).rejects.toMatchObject({ code: ErrorCodes.BAD_PARAM });
+    await expect(store.rollups("s1' OR 1=1", T0, T0 + 1)).rejects.toMatchObject({ code: ErrorCodes.BAD_PARAM });
     await expect(store.query('s1', Number.NaN, T0)).rejects.toBeInstanceOf(GwError);
   });
 });
 
 describe('influxVisitStore when InfluxDB is down', () => {
-  it('buffers writes while nothing listens, then drains once a server starts on that port', async () => {
+  it('spools writes while nothing listens, then drains once a server starts on that port', async () => {
     const port = await freePort();
     const logs = captureLog();
-    const store = influxVisitStore({ url: `http://127.0.0.1:${port}`, database: 'gw_outage', log: logs.log, retryMs: 50 });
+    const store = await open({ url: `http://127.0.0.1:${port}`, database: 'gw_outage', log: logs.log });
     let server: TestInfluxd | null = null;
     try {
       await expect(store.write([metWithStaff, late])).resolves.toBeUndefined();
       await expect(store.write([walkout])).resolves.toBeUndefined();
-      expect(store.backlog()).toBe(3);
+      expect(store.backlog()).toBe(5); // three visits and the two greetings
+      expect(store.health()).toMatchObject({ state: 'down', spool: 5 });
       expect(store.stats().failures).toBeGreaterThan(0);
       expect(logs.lines().some((l) => l.code === ErrorCodes.STORE_IO && l.name === 'hub:influx-store')).toBe(true);
       await expect(store.query('s1', T0, T0 + 3_600_000)).rejects.toMatchObject({ code: ErrorCodes.STORE_IO });
 
       server = await startTestInfluxd({ httpPort: port });
-      await waitFor(() => store.backlog() === 0, 'the backlog to drain');
+      await waitFor(() => store.backlog() === 0, 'the spool to drain');
       const got = await store.query('s1', T0, T0 + 3_600_000);
       expect([...got].sort(byParty)).toEqual([metWithStaff, late, walkout].sort(byParty));
-      expect(store.stats()).toMatchObject({ written: 3, dropped: 0, backlog: 0 });
+      expect(store.stats()).toMatchObject({ written: 5, dropped: 0, backlog: 0 });
+      expect(store.health()).toEqual({ state: 'up', spool: 0 });
     } finally {
       await store.close();
       await server?.stop();
@@ -193,7 +302,7 @@ describe('influxVisitStore when InfluxDB is down', () => {
 
   it('survives an influxd restart: writes during the outage arrive, earlier ones persist', async () => {
     const server = await startTestInfluxd();
-    const store = influxVisitStore({ url: server.url, database: 'gw_restart', log: pino({ level: 'silent' }), retryMs: 50 });
+    const store = await open({ url: server.url, database: 'gw_restart', log: pino({ level: 'silent' }) });
     try {
       await store.write([twinA]);
       expect(store.backlog()).toBe(0);
@@ -201,10 +310,10 @@ describe('influxVisitStore when InfluxDB is down', () => {
       await server.stopServer();
       await store.write([twinB]);
       await store.write([missed]);
-      expect(store.backlog()).toBe(2);
+      expect(store.backlog()).toBe(3); // two visits and twinB's greeting
 
       await server.restart();
-      await waitFor(() => store.backlog() === 0, 'the backlog to drain after restart');
+      await waitFor(() => store.backlog() === 0, 'the spool to drain after restart');
       const got = await store.query('s1', T0, T0 + 3_600_000);
       expect([...got].sort(byParty)).toEqual([twinA, twinB, missed].sort(byParty));
     } finally {
@@ -213,28 +322,55 @@ describe('influxVisitStore when InfluxDB is down', () => {
     }
   });
 
-  it('caps the backlog, dropping the oldest visits with GW_ERR_STORE_IO', async () => {
+  it('keeps what InfluxDB never took across a restart of the hub: the next store on the spool writes it, once', async () => {
+    const port = await freePort();
+    const spoolDir = newSpool();
+    const first = await open({ url: `http://127.0.0.1:${port}`, database: 'gw_spool', log: pino({ level: 'silent' }), spoolDir, closeTimeoutMs: 200 });
+    await first.write([metWithStaff, missed]);
+    await expect(first.close()).resolves.toBeUndefined();
+    expect(first.stats().dropped).toBe(0);
+
+    const server = await startTestInfluxd({ httpPort: port });
+    const second = await open({ url: server.url, database: 'gw_spool', log: pino({ level: 'silent' }), spoolDir });
+    try {
+      await waitFor(() => second.backlog() === 0, 'the spool left by the first store to drain');
+      expect((await second.query('s1', T0, T0 + 3_600_000)).sort(byParty)).toEqual([metWithStaff, missed].sort(byParty));
+      expect(second.stats().written).toBe(3);
+      await second.close();
+      // a third start finds nothing left to write
+      const third = await open({ url: server.url, database: 'gw_spool', log: pino({ level: 'silent' }), spoolDir });
+      expect(third.backlog()).toBe(0);
+      await third.close();
+    } finally {
+      await second.close();
+      await server.stop();
+    }
+  });
+
+  it('bounds the spool, dropping the oldest points with GW_ERR_STORE_IO', async () => {
     const port = await freePort();
     const logs = captureLog();
-    const store = influxVisitStore({ url: `http://127.0.0.1:${port}`, database: 'gw_cap', log: logs.log, retryMs: 50, maxBacklog: 2, closeTimeoutMs: 200 });
+    const store = await open({ url: `http://127.0.0.1:${port}`, database: 'gw_cap', log: logs.log, spoolMaxBytes: 4096, closeTimeoutMs: 200 });
     try {
-      await store.write([metWithStaff, late, walkout]);
-      expect(store.stats()).toMatchObject({ backlog: 2, dropped: 1 });
-      expect(logs.lines().some((l) => l.code === ErrorCodes.STORE_IO && l.first === metWithStaff.party)).toBe(true);
+      for (let i = 0; i < 40; i++) await store.write([{ ...missed, party: `cap-${i}` }]);
+      expect(store.stats().dropped).toBeGreaterThan(0);
+      expect(store.backlog()).toBeLessThan(40);
+      expect(store.backlog() + store.stats().dropped).toBe(40);
+      expect(logs.lines().some((l) => l.code === ErrorCodes.STORE_IO && l.name === 'hub:spool')).toBe(true);
     } finally {
       await store.close();
     }
   });
 
-  it('close() gives up on an unreachable server in bounded time and never rejects', async () => {
+  it('close() gives up on an unreachable server in bounded time, never rejects, and loses nothing', async () => {
     const port = await freePort();
     const logs = captureLog();
-    const store = influxVisitStore({ url: `http://127.0.0.1:${port}`, database: 'gw_close', log: logs.log, retryMs: 50, closeTimeoutMs: 500 });
+    const store = await open({ url: `http://127.0.0.1:${port}`, database: 'gw_close', log: logs.log, closeTimeoutMs: 500 });
     await store.write([missed]);
     expect(store.backlog()).toBe(1);
     await expect(store.close()).resolves.toBeUndefined();
-    expect(store.stats().dropped).toBe(1);
+    expect(store.stats().dropped).toBe(0);
     await expect(store.write([late])).resolves.toBeUndefined();
-    expect(logs.lines().some((l) => l.code === ErrorCodes.STORE_IO && l.lost === 1)).toBe(true);
+    expect(logs.lines().some((l) => l.code === ErrorCodes.STORE_IO && l.points === 2)).toBe(true); // written after close: refused, said
   });
 });

@@ -106,7 +106,7 @@ describe('parseConfig: valid configs', () => {
     expect(cfg.hub).toEqual({
       mqtt: { host: '127.0.0.1', port: 1883 },
       http: { host: '127.0.0.1', port: 8080 },
-      influx: { database: 'greetwatch', managed: true },
+      influx: { database: 'greetwatch', managed: true, retention: { raw: '90d', rollups: '1826d' }, spoolMB: 256, rawEvents: true, healthEveryS: 60 },
       dataDir: '.data',
       traceDays: 90,
       tokens: [],
@@ -722,7 +722,7 @@ describe('reuse: includes, secrets, substitutions', () => {
       'secrets.yaml': "h: '$scrypt$ln=15,r=8,p=1$qwWpk4+cjzm4dueFehfdtQ$L7Z4YfP6w6yYx/5QZUsT3FFDha5ed+yew0NNDRVLQVk'\n",
     });
     const r = resolveConfig(join(d, 'store.yaml'));
-    expect(r.config.store).toEqual({ id: 's1', name: '$sid costs 1884 s1', timezone: 'UTC' });
+    expect(r.config.store).toEqual({ id: 's1', name: '$sid costs 1884 s1', timezone: 'UTC', serviceLevelTarget: 0.8 });
     expect(r.config.hub.mqtt).toEqual({ host: '127.0.0.1', port: 1884, url: 'mqtt://10.0.0.2:1884' });
     expect(r.config.users[0]!.passwordHash).toMatch(/^\$scrypt\$/);
     expect(r.isSecret(['users', 0, 'passwordHash'])).toBe(true);
