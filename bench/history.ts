@@ -110,7 +110,7 @@ export function generateHistory(days: number, nowMs: number, seed = 2026): Gener
     const weekday = (d.getUTCDay() + 6) % 7; // 0 = Monday
     const mmdd = d.toISOString().slice(5, 10);
     if (weekday === 6 || HOLIDAYS.has(mmdd)) continue;
-    // Mon–Sun closed are whole days away from a DST change (Sunday 02:00/03:00): one offset all day
+    // Mon–Sat never hold a DST change (Sundays 02:00/03:00): one UTC offset all day
     const dayStart = tz.fromLocal(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
     const month = d.getUTCMonth() + 1;
     const season = month === 12 ? 1.25 : month === 11 ? 1.08 : month === 1 ? 0.9 : month === 7 || month === 8 ? 0.92 : 1;
@@ -727,7 +727,7 @@ export function historyTables(f: HistoryFigures): HistoryTable[] {
       ['raw points/s during opening hours (mean)', fmt(c.rawPointsPerSOpen / c.stores, 4), fmt(c.rawPointsPerSOpen, 1)],
       ['InfluxDB requests/s during opening hours (one flush per visit: raw write, rollup query, rollup write)', fmt(c.requestsPerSOpen / c.stores, 4), fmt(c.requestsPerSOpen, 1)],
       ...diskRows('right after the writes', c.disk, c.stores),
-      ...(c.settled && st ? diskRows(`after ${fmt(st.afterS / 60, 1)} min idle (TSM)`, c.settled, c.stores) : []),
+      ...(c.settled && st ? diskRows(`TSM, after ${fmt(st.afterS / 60, 1)} min idle`, c.settled, c.stores) : []),
     ],
     notes: [
       'leaves out raw sensor events (hub.influx.rawEvents, on by default: about 5–6 events per visit in the fixture traces, each a point) and node health samples (one per node every hub.influx.healthEveryS [60]), which this bench does not write',

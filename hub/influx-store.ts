@@ -56,7 +56,7 @@ export interface InfluxStoreOptions {
   requestTimeoutMs?: number;
   /** close() waits this long at most for a final drain; what is left stays in the spool. Default 5 s */
   closeTimeoutMs?: number;
-  /** points held in memory when even the spool cannot take them (disk full); oldest dropped past it. Default 100 000 */
+  /** points held in memory while the spool cannot take them (disk full); oldest dropped past it. Default 100 000 */
   maxMemoryPoints?: number;
 }
 
@@ -87,7 +87,7 @@ export interface InfluxVisitStore extends VisitStore {
 const MAX_MS = 9_223_372_036_853;
 const NS_PER_MS = 1_000_000n;
 /** dirty rollup hours further apart than this are recomputed with separate queries */
-const CLUSTER_GAP_MS = 6 * 3_600_000;
+const CLUSTER_GAP_MS = 72 * 3_600_000; // a closed night or weekend stays in one query
 
 /** RFC 3339 time as InfluxDB returns it (up to 9 fraction digits, zeros trimmed) → ISO with ms. */
 function rfc3339ToIsoMs(t: string): string | null {
@@ -171,6 +171,8 @@ class InfluxStore implements InfluxVisitStore {
   /** writers waiting for the batch they added to reach the spool and one drain attempt */
   #waiting: Waiter[] = [];
   #flushing: Promise<void> | null = null;
+  /** the last spool append failed (disk full): the memory batch is then bounded */
+  #spoolFailing = false;
   /** a flush() came while a flush was running: run another when it ends */
   #owed = false;
   #draining: Promise<boolean> | null = null;
@@ -290,8 +292,9 @@ class InfluxStore implements InfluxVisitStore {
     });
   }
 
+  /** only while the spool refuses appends: otherwise a large write simply goes to the spool in slices */
   #boundMemory(): void {
-    if (this.#batch.length <= this.#maxMemory) return;
+    if (!this.#spoolFailing || this.#batch.length <= this.#maxMemory) return;
     const over = this.#batch.length - this.#maxMemory;
     this.#batch.splice(0, over);
     this.#stats.dropped += over;
@@ -353,8 +356,10 @@ class InfluxStore implements InfluxVisitStore {
       const points = this.#batch.splice(0, this.#batchPoints);
       try {
         await this.#spool.append(points.map((p) => JSON.stringify(p)));
+        this.#spoolFailing = false;
       } catch (err) {
         // disk full or failing: keep the points in memory (bounded) and try again later
+        this.#spoolFailing = true;
         this.#batch.unshift(...points);
         this.#boundMemory();
         this.#fail(err, 'history spool append failed; points kept in memory');

@@ -207,6 +207,19 @@ describe('influxVisitStore against a real influxd', () => {
     }
   });
 
+  it('takes one write larger than the memory bound whole while the spool is healthy', async () => {
+    const s = await open({ url: server.url, database: 'gw_big', log: pino({ level: 'silent' }), maxMemoryPoints: 1000 });
+    try {
+      const base = Date.parse('2026-11-27T08:00:00.000Z');
+      const vs: Visit[] = Array.from({ length: 1000 }, (_, i) => ({ ...late, store: 'big', party: `big-${i}`, entryTime: iso(base + i * 1000) }));
+      await s.write(vs); // 2000 points: visits and their greetings
+      expect(s.stats()).toMatchObject({ dropped: 0, written: 2000, backlog: 0 });
+      expect((await s.query('big', base, base + 86_400_000)).length).toBe(1000);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('stores sensor events, orphan greets and node health samples with fixed field types', async () => {
     const ev = { specversion: '1.0', id: 'e-1', source: '/stores/s1/nodes/door-1', type: 'greetwatch.entry.v1', time: iso(T0 + 5000), bootid: 'b1', seq: 7, datacontenttype: 'application/json', data: { sensor: 'beam', direction: 'in' } } as const;
     await store.record([
