@@ -40,7 +40,7 @@ const timer = setTimeout(() => {
 }, 30_000);
 const url = await new Promise((resolve) => {
   demo.stdout.on('data', () => {
-    const m = /Floor dashboard : (\S+)/.exec(out);
+    const m = /Floor (?:dashboard|view)\s*: (\S+)/.exec(out);
     if (m) resolve(m[1]);
   });
   demo.once('exit', (code) => fail(`the compiled demo exited (${code}) before it was up:\n${out}`));
@@ -49,12 +49,17 @@ try {
   const page = await fetch(url);
   const html = await page.text();
   if (page.status !== 200 || !html.includes('<html')) fail(`GET ${url} gave ${page.status}: the dashboard bundle is not served from dist/dashboard`);
-  const js = await fetch(new URL('/assets/floor.js', url));
-  if (js.status !== 200) fail(`GET /assets/floor.js gave ${js.status}`);
+  // the page's script, by the hashed name Vite gave it (scripts/build-dashboard.ts)
+  const src = /<script type="module"[^>]* src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+  if (!src) fail(`GET ${url}: the page names no script under /assets/`);
+  const js = await fetch(new URL(src, url));
+  if (js.status !== 200) fail(`GET ${src} gave ${js.status}`);
+  const floor = await fetch(new URL('/api/stores/demo/floor', url));
+  if (floor.status !== 200) fail(`GET /api/stores/demo/floor gave ${floor.status}`);
   // no build tool process under the running demo (its only child may be a managed influxd)
   // (ps exits 1 when there is no child at all: only its output counts)
   const children = spawnSync('ps', ['-o', 'args=', '--ppid', String(demo.pid)], { encoding: 'utf8' }).stdout.trim();
-  if (/esbuild|tsx/.test(children)) fail(`a build tool runs under the compiled demo:\n${children}`);
+  if (/esbuild|tsx|vite/.test(children)) fail(`a build tool runs under the compiled demo:\n${children}`);
 } finally {
   demo.removeAllListeners('exit');
   demo.kill('SIGTERM');

@@ -13,10 +13,10 @@ export interface Screen {
 }
 
 /** Calls `seen(party)` for every party that appears as open (a `change` of kind open, or in a snapshot's `open`). */
-export function sseScreen(url: string, seen: (party: string) => void): Promise<Screen> {
+export function sseScreen(url: string, seen: (party: string) => void, headers: Record<string, string> = {}): Promise<Screen> {
   return new Promise((resolve, reject) => {
     const kinds = new Map<string, number>();
-    const req = http.get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         return reject(new Error(`${url}: HTTP ${res.statusCode}`));

@@ -5,7 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { LiveSnapshot } from '../contract/index.ts';
 import { StoreConfig } from '../firmware-config/schema.ts';
 import { freePort } from '../hub/influxd.ts';
-import { password, withLogins } from '../test/helpers/logins.ts';
+import { apiAuth, password, withLogins } from '../test/helpers/logins.ts';
 import { sseScreen, wsScreen, type Screen } from './screens.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { startProc } from './procs.ts';
@@ -90,12 +90,12 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
         login: (node) => ({ username: node, password: password(node), clientId: `gw-${STORE}-${node}` }),
         async landed() {
           // the trace journal: events made durable and handed to the engine
-          const res = await fetch(`${http}/api/stores/${STORE}/live`, { signal: AbortSignal.timeout(20_000) });
+          const res = await fetch(`${http}/api/stores/${STORE}/live`, { headers: apiAuth, signal: AbortSignal.timeout(20_000) });
           const snap = (await res.json()) as LiveSnapshot;
           return snap.journal?.written ?? 0;
         },
         ackIsLanded: true,
-        screen: (seen) => sseScreen(`${http}/api/stores/${STORE}/stream`, seen),
+        screen: (seen) => sseScreen(`${http}/api/stores/${STORE}/stream`, seen, apiAuth),
         notes: () => (hub.child.exitCode !== null ? [`hub exited: ${hub.tail(3)}`] : []),
         stop: () => hub.stop(),
       };

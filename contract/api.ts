@@ -192,3 +192,59 @@ export const LiveDelta = Type.Object({
   changes: Type.Array(LiveChange),
 });
 export type LiveDelta = Static<typeof LiveDelta>;
+
+/**
+ * One waiting party as the floor screen shows it (README "Floor view"): no waiting time (the
+ * screen counts it from entryTime) and no `leaving`, an inference that is often wrong.
+ */
+export const FloorParty = Type.Object({
+  party: Type.String(),
+  entryTime: Type.String(),
+  size: Type.Integer(),
+  level: PartyLevel,
+  /** walked past the steps line without being greeted */
+  breached: Type.Boolean(),
+});
+export type FloorParty = Static<typeof FloorParty>;
+
+/**
+ * GET /api/stores/{store}/floor and each `floor` message of the floor stream: what a screen by
+ * the counter shows and nothing more (no node health, staff or history: public, no login).
+ */
+export const FloorSnapshot = Type.Object({
+  store: Id(),
+  /** the store's name (store.name), else its id */
+  name: Type.String(),
+  now: Type.String(),
+  rules: Type.Object({ warnAtS: Type.Number(), greetWithinS: Type.Number() }),
+  open: Type.Array(FloorParty),
+  today: Type.Object({
+    serviceLevel: Nullable(Type.Number()),
+    /** store.serviceLevelTarget */
+    target: Type.Number(),
+    /** visits greeted today (met + late) */
+    greetings: Type.Integer(),
+    visits: Type.Integer(),
+  }),
+});
+export type FloorSnapshot = Static<typeof FloorSnapshot>;
+
+/** A floor stream `change`: a LiveChange cut down to the floor's fields. */
+export const FloorChange = Type.Union([
+  Type.Object({ kind: Type.Literal('open'), party: FloorParty }),
+  Type.Object({ kind: Type.Literal('gone'), party: Type.String() }),
+]);
+export type FloorChange = Static<typeof FloorChange>;
+
+/** SSE `change` on the floor stream; `seq` counts the floor stream's own batches per hub run. */
+export const FloorDelta = Type.Object({
+  store: Id(),
+  now: Type.String(),
+  seq: Type.Integer({ minimum: 1 }),
+  changes: Type.Array(FloorChange),
+});
+export type FloorDelta = Static<typeof FloorDelta>;
+
+/** GET /api/hub: which store this hub serves, for pages that are not told (public). */
+export const HubInfo = Type.Object({ store: Id(), name: Type.String() });
+export type HubInfo = Static<typeof HubInfo>;

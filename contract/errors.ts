@@ -49,6 +49,12 @@ export const ErrorCodes = {
   EVENT_TIME: 'GW_ERR_EVENT_TIME',
   /** the hub could not make an event durable in its trace (disk full, I/O error); it was not acknowledged */
   TRACE_IO: 'GW_ERR_TRACE_IO',
+  /** logged in (or a token), but the route needs a higher role: an owner route for a manager */
+  FORBIDDEN: 'GW_ERR_FORBIDDEN',
+  /** too many attempts from one address (logins): the message says when to retry */
+  RATE_LIMITED: 'GW_ERR_RATE_LIMITED',
+  /** a Zigbee2MQTT device (or action) the store file does not map to a button */
+  UNKNOWN_DEVICE: 'GW_ERR_UNKNOWN_DEVICE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

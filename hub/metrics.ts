@@ -36,6 +36,16 @@ export class Metrics {
   dropSlowStream(): void {
     this.slowStreamsDropped++;
   }
+  /** POST /api/login refused: unknown user or wrong password */
+  loginFailures = 0;
+  loginFailed(): void {
+    this.loginFailures++;
+  }
+  /** login attempts refused by the per-address rate limit (429) */
+  loginsRateLimited = 0;
+  loginRateLimited(): void {
+    this.loginsRateLimited++;
+  }
   rejectedFor(node: string): Record<string, number> {
     return Object.fromEntries(this.rejected.get(node) ?? []);
   }

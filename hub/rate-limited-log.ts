@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 const MAX_KEYS = 1024;
 
-export function rateLimitedLog(log: Logger, windowMs: number, now: () => number = Date.now) {
+export function rateLimitedLog(log: Pick<Logger, 'warn'>, windowMs: number, now: () => number = Date.now) {
   const last = new Map<string, { at: number; folded: number }>();
   return (key: string, fields: Record<string, unknown>, msg: string): void => {
     const t = now();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build`: the run-time code as plain JS in dist/ (tsc, tsconfig.build.json) and the
-// floor page bundle in dist/dashboard/ (scripts/build-dashboard.ts), so the hub, the demo and
-// the Pi unit run under plain node with no build tool process (README "Quick start").
+// dashboard pages in dist/dashboard/ (scripts/build-dashboard.ts, Vite), so the hub, the demo
+// and the Pi unit run under plain node with no build tool process (README "Quick start").
 //   node scripts/build.mjs              build (tsc is incremental: unchanged files are not re-emitted)
 //   node scripts/build.mjs --if-needed  only when a source changed since the last build (`npm start`)
 //   node scripts/build.mjs --clean      remove dist/ first (drops output of deleted sources)
@@ -41,7 +41,8 @@ try {
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
 if (r.status !== 0) fail(`tsc -p tsconfig.build.json failed${r.signal ? ` (${r.signal})` : ''}`);
 
-// the dashboard builder as tsc just compiled it: no TypeScript loader needed here either
+// the dashboard builder as tsc just compiled it: no TypeScript loader needed here either (Vite,
+// a devDependency, reads dashboard/vite.config.ts itself)
 const { buildDashboard } = /** @type {{ buildDashboard(outDir: string): Promise<void> }} */ (
   await import(pathToFileURL(path.join(DIST, 'scripts', 'build-dashboard.js')).href)
 );

@@ -1,3 +1,5 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyError } from 'fastify';
 import { ErrorCodes, GwError } from '../../contract/index.ts';
 import type { TimeZone } from '../engine/tz.ts';
 
@@ -41,4 +43,26 @@ export function parsePeriod(query: Record<string, unknown>, tz: TimeZone): { fro
   if (toMs <= fromMs) throw new GwError(ErrorCodes.BAD_PARAM, `to: must be after from (${new Date(fromMs).toISOString()})`);
   if (toMs - fromMs > MAX_RANGE_MS) throw new GwError(ErrorCodes.BAD_PARAM, `to: the period may span at most 3660 days (ten years)`);
   return { fromMs, toMs };
+}
+
+// Route schemas (TypeBox) give each parameter its shape and type; what a value means (a
+// date, a week, a store this hub serves) is judged by the parsers above and in the routes,
+// whose messages say more than a schema's. Unknown query parameters are dropped (fastify's
+// removeAdditional), as before; `token` is refused before that (hub/http/auth.ts).
+
+/** `:store` in a path */
+export const StoreParams = Type.Object({ store: Type.String() }, { additionalProperties: false });
+/** an optional single string (a repeated parameter is refused: `from: must be string`) */
+export const OptionalString = () => Type.Optional(Type.String());
+
+/** fastify's schema errors as the API words a bad parameter: `<param>: <message>` (README "HTTP API") */
+export function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  if (!first) return err.message;
+  const params = first.params as { missingProperty?: unknown; additionalProperty?: unknown };
+  const seg = first.instancePath.split('/').filter(Boolean)[0];
+  const name = seg ?? (typeof params.missingProperty === 'string' ? params.missingProperty : typeof params.additionalProperty === 'string' ? params.additionalProperty : err.validationContext ?? 'request');
+  if (first.keyword === 'required') return `${name}: required`;
+  if (first.keyword === 'additionalProperties') return `${name}: unknown parameter`;
+  return `${name}: ${first.message ?? 'invalid'}`;
 }

@@ -1,13 +1,17 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ErrorCodes, GwError, type ErrorCode, type LiveSnapshot } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
+import { authPlugin, type Principal } from '../http/auth.ts';
+import { dashboardRoutes } from '../http/dashboard-routes.ts';
+import { floorRoutes } from '../http/floor-routes.ts';
 import { historyRoutes, rollupReportIfNeeded } from '../http/history-routes.ts';
-import { parsePeriod } from '../http/params.ts';
+import { metricsRoute } from '../http/metrics-route.ts';
+import { sseChannel, sseMessage, type SseChannel } from '../http/sse.ts';
+import { OptionalString, parsePeriod, StoreParams, validationMessage } from '../http/params.ts';
 import { repoRoot } from '../repo-root.ts';
 import { httpsOptions } from '../tls.ts';
 
@@ -18,8 +22,12 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.BAD_PARAM]: 400,
   [ErrorCodes.NOT_FOUND]: 404,
   [ErrorCodes.UNAUTHORIZED]: 401,
+  [ErrorCodes.FORBIDDEN]: 403,
+  [ErrorCodes.RATE_LIMITED]: 429,
   [ErrorCodes.STORE_IO]: 503,
 };
+
+const ReportQuery = Type.Object({ from: OptionalString(), to: OptionalString(), source: OptionalString() }, { additionalProperties: false });
 
 /** bytes an SSE client may leave unread before it is dropped (a few full snapshots) */
 const SSE_MAX_BUFFERED = 1024 * 1024;
@@ -35,22 +43,14 @@ export interface HttpOptions {
   pingMs?: number;
   /** bytes an SSE client may leave unread before it is dropped (default 1 MiB) */
   sseMaxBuffered?: number;
-  /** the built dashboard (floor.html, floor.js); default <repo>/dist/dashboard */
+  /** the built dashboard (Vite: <page>.html, assets/); default <repo>/dist/dashboard */
   dashboardDir?: string;
-}
-
-/** one open live stream */
-interface Stream {
-  res: ServerResponse;
-  log: FastifyBaseLogger;
-  /** Date.now() of the last write (for pings) */
-  lastWrite: number;
 }
 
 export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
   let app: FastifyInstance | undefined;
-  /** open SSE streams: ended on stop, or the server would wait for them forever */
-  const streams = new Set<Stream>();
+  /** open live streams (hub/http/sse.ts): ended on stop, or the server would wait for them forever */
+  let streams: SseChannel | undefined;
   const timers: NodeJS.Timeout[] = [];
   let offBus: (() => void) | undefined;
   return {
@@ -71,146 +71,104 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         return l;
       };
 
-      f.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
-        const code = err instanceof GwError ? err.code : undefined;
+      f.setErrorHandler((err: Partial<FastifyError> & Error, req, reply) => {
+        let code: ErrorCode | undefined = err instanceof GwError ? err.code : undefined;
+        let message = err.message;
+        if (err.validation) {
+          // a route schema refused a parameter: worded like the parsers' messages, `<param>: …`
+          code = ErrorCodes.BAD_PARAM;
+          message = validationMessage(err as FastifyError);
+        }
         const status = (code && STATUS[code]) ?? err.statusCode ?? 500;
+        // fastify's own 4xx (a body that is not JSON, a bad URL): the request's fault, not ours
+        code ??= status >= 400 && status < 500 ? ErrorCodes.BAD_PARAM : undefined;
         if (status >= 500) req.log.error({ err }, 'request failed');
         // a reply is a thenable, not a promise: send() has done the work, nothing rejects unawaited
-        void reply.status(status).send({ error: code ?? 'GW_ERR_INTERNAL', message: err.message });
+        void reply.status(status).send({ error: code ?? 'GW_ERR_INTERNAL', message });
       });
       f.setNotFoundHandler((req, reply) => {
         // as above: the reply is a thenable, nothing rejects unawaited
         void reply.status(404).send({ error: ErrorCodes.NOT_FOUND, message: `no route ${req.method} ${req.url.split('?')[0]}` });
       });
 
-      // tokens are compared as SHA-256 digests: equal length whatever was sent (no length leak, and a
-      // non-ASCII token is just a wrong token); read from ctx.config at each request, so a reload applies
-      const digest = (t: string) => createHash('sha256').update(t, 'utf8').digest();
-      let tokenSource: readonly string[] | undefined;
-      let tokens: Buffer[] = [];
-      const auth = (req: FastifyRequest) => {
-        const configured = ctx.config.hub.tokens;
-        if (configured.length === 0) return;
-        if (configured !== tokenSource) {
-          tokenSource = configured;
-          tokens = configured.map(digest);
-        }
-        const h = req.headers.authorization;
-        const q = (req.query as Record<string, unknown>).token;
-        const given = h?.startsWith('Bearer ') ? h.slice(7) : typeof q === 'string' ? q : undefined;
-        const d = given === undefined ? undefined : digest(given);
-        if (!d || !tokens.some((t) => timingSafeEqual(t, d))) {
-          throw new GwError(ErrorCodes.UNAUTHORIZED, 'missing or wrong bearer token');
-        }
-      };
+      // who may call what (README "Security → Logins and roles"): every route below declares
+      // `config: { access }`, one hook enforces it, and a route without one stops the start here;
+      // registered before any route, after the error handler (routes keep the handler they saw)
+      await f.register(authPlugin, { config: () => ctx.config, metrics: ctx.metrics, secure: https !== undefined });
+      // GET /metrics and the request latency histogram: on the root, before any child scope
+      metricsRoute(f, ctx);
       const storeParam = (req: FastifyRequest) => {
         const s = (req.params as { store: string }).store;
         if (s !== store) throw new GwError(ErrorCodes.NOT_FOUND, `store: ${JSON.stringify(s)} is not served by this hub (it serves ${store})`);
       };
 
-      const maxBuffered = opts.sseMaxBuffered ?? SSE_MAX_BUFFERED;
-      /** every write to a stream goes through here; false when the stream is gone or was dropped */
-      const write = (s: Stream, text: string): boolean => {
-        if (s.res.destroyed || s.res.writableEnded) {
-          streams.delete(s);
-          return false;
-        }
-        // a screen that stops reading (a frozen tablet, a hostile client) is dropped once this
-        // much waits for it, instead of growing the hub's memory without bound (README "Security")
-        if (s.res.writableLength > maxBuffered) {
-          ctx.metrics.dropSlowStream();
-          s.log.warn({ buffered: s.res.writableLength }, 'SSE client stopped reading: dropped');
-          streams.delete(s);
-          s.res.destroy(); // end() would wait for the client to read what is queued
-          return false;
-        }
-        s.res.write(text);
-        s.lastWrite = Date.now();
-        return true;
-      };
-      /** one message, serialised once, to every stream */
-      const broadcast = (text: string) => {
-        for (const s of [...streams]) write(s, text);
-      };
+      // slow readers dropped, idle streams pinged: hub/http/sse.ts, shared with the floor stream
+      const sse = { maxBuffered: opts.sseMaxBuffered ?? SSE_MAX_BUFFERED, pingMs: opts.pingMs ?? PING_MS };
+      const liveStreams = sseChannel({ ...sse, metrics: ctx.metrics });
+      streams = liveStreams;
+      // also when listen fails (the hub then does not call stop)
+      f.addHook('onClose', async () => liveStreams.close());
+      const broadcast = (text: string) => liveStreams.broadcast(text);
       // the live engine keeps its snapshot between ticks: serialise each one once, for all streams
       let lastSnap: { snap: LiveSnapshot; text: string } | undefined;
       const snapshotMessage = (): string => {
         const snap = live().snapshot();
-        if (lastSnap?.snap !== snap) lastSnap = { snap, text: `event: live\ndata: ${JSON.stringify(snap)}\n\n` };
+        if (lastSnap?.snap !== snap) lastSnap = { snap, text: sseMessage('live', snap) };
         return lastSnap.text;
       };
 
-      f.get('/healthz', async () => ({ ok: true, store }));
+      f.get('/healthz', { config: { access: 'public' } }, async () => ({ ok: true, store }));
 
-      f.get('/api/stores/:store/live', async (req) => {
-        auth(req);
+      f.get('/api/stores/:store/live', { config: { access: 'manager' }, schema: { params: StoreParams } }, async (req) => {
         storeParam(req);
         return live().snapshot();
       });
 
       // re-reads the store file (as SIGHUP does): 200 when applied, 422 with the file's errors when refused
-      f.post('/api/config/reload', async (req, reply) => {
-        auth(req);
+      f.post('/api/config/reload', { config: { access: 'owner' } }, async (_req, reply) => {
         const r = await ctx.reloadConfig();
         return reply.status(r.ok ? 200 : 422).send(r.ok ? r : { error: ErrorCodes.CONFIG_INVALID, message: r.errors[0] ?? 'refused', ...r });
       });
 
-      f.get('/api/stores/:store/report', async (req) => {
-        auth(req);
+      f.get('/api/stores/:store/report', { config: { access: 'manager' }, schema: { params: StoreParams, querystring: ReportQuery } }, async (req) => {
         storeParam(req);
         const q = req.query as Record<string, unknown>;
         const { fromMs, toMs } = parsePeriod(q, live().tz);
         return (await rollupReportIfNeeded(ctx, q, fromMs, toMs, live().tz)) ?? live().report(fromMs, toMs);
       });
 
-      historyRoutes(f, { ctx, auth });
+      historyRoutes(f, { ctx });
+
+      // a stream outlives the request that opened it: it ends with its login (logout, a session
+      // that expired, a user or token removed by a reload), checked on each snapshot and reload
+      const streamLogins = new Map<ServerResponse, Principal>();
+      const endStaleStreams = () => {
+        for (const [res, p] of streamLogins) {
+          if (p.stillValid()) continue;
+          streamLogins.delete(res);
+          res.end();
+        }
+      };
 
       // the live stream (README "Live stream"): `live` (a full snapshot) on connect and every
       // snapshotMs, `change` (a LiveDelta) as the live engine emits it, `: ping` when idle
-      f.get('/api/stores/:store/stream', (req: FastifyRequest, reply: FastifyReply) => {
-        auth(req);
+      f.get('/api/stores/:store/stream', { config: { access: 'manager' }, schema: { params: StoreParams } }, (req: FastifyRequest, reply: FastifyReply) => {
         storeParam(req);
         const first = snapshotMessage(); // before the hijack: a failure still answers 500
-        reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        const s: Stream = { res, log: req.log, lastWrite: 0 };
-        res.on('error', (err) => req.log.debug({ err: err.message }, 'SSE client went away'));
-        res.on('close', () => streams.delete(s));
-        streams.add(s);
-        write(s, first);
+        liveStreams.open(req, reply, first);
+        if (req.principal) {
+          const res = reply.raw;
+          streamLogins.set(res, req.principal);
+          res.on('close', () => streamLogins.delete(res));
+        }
       });
 
-      // dashboard: the files scripts/build-dashboard.ts wrote (`npm run build`); until they are
-      // there the page says how to make them, and is looked for again on each request
-      const dashboardDir = opts.dashboardDir ?? path.join(repoRoot(), 'dist', 'dashboard');
-      const loadDashboard = (): { html: string; js: string } | undefined => {
-        try {
-          const js = fs.readFileSync(path.join(dashboardDir, 'floor.js'), 'utf8');
-          const html = fs.readFileSync(path.join(dashboardDir, 'floor.html'), 'utf8').replace('<html lang="en">', `<html lang="en" data-store="${store}">`);
-          return { html, js };
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-          throw err;
-        }
-      };
-      let dashboard = loadDashboard();
-      if (!dashboard) logger.warn({ dashboardDir }, 'dashboard not built: run npm run build (the floor page answers 503 until then)');
-      const notBuilt = (reply: FastifyReply) =>
-        reply
-          .status(503)
-          .type('text/html; charset=utf-8')
-          .send('<!doctype html><html lang="en"><meta charset="utf-8"><title>greetwatch</title><p>dashboard not built: run npm run build</p></html>\n');
-      const page = async (_req: FastifyRequest, reply: FastifyReply) => {
-        dashboard ??= loadDashboard();
-        return dashboard ? reply.type('text/html; charset=utf-8').send(dashboard.html) : notBuilt(reply);
-      };
-      f.get('/', page);
-      f.get('/floor', page);
-      f.get('/assets/floor.js', async (_req, reply) => {
-        dashboard ??= loadDashboard();
-        return dashboard ? reply.type('text/javascript; charset=utf-8').send(dashboard.js) : notBuilt(reply);
-      });
+      // the floor view's public API and stream (README "Floor view")
+      floorRoutes(f, { ctx, snapshotMs: opts.snapshotMs ?? SNAPSHOT_MS, sse });
+
+      // dashboard: the pages scripts/build-dashboard.ts built with Vite (`npm run build`); 503
+      // with the command to run until they are there (hub/http/dashboard-routes.ts)
+      await dashboardRoutes(f, { dir: opts.dashboardDir ?? path.join(repoRoot(), 'dist', 'dashboard'), store, log: logger });
 
       try {
         await f.listen({ port: cfg.hub.http.port, host: cfg.hub.http.host });
@@ -223,12 +181,18 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
       ctx.runtime.httpPort = (f.server.address() as AddressInfo).port;
 
       // one subscription for all streams; each delta is serialised once
-      offBus = ctx.bus.on('live:delta', ({ delta }) => {
-        if (streams.size) broadcast(`event: change\ndata: ${JSON.stringify(delta)}\n\n`);
+      const offDelta = ctx.bus.on('live:delta', ({ delta }) => {
+        if (liveStreams.size) broadcast(sseMessage('change', delta));
       });
+      const offConfig = ctx.bus.on('config:changed', endStaleStreams);
+      offBus = () => {
+        offDelta();
+        offConfig();
+      };
       timers.push(
         setInterval(() => {
-          if (!streams.size) return;
+          if (!liveStreams.size) return;
+          endStaleStreams();
           let text: string;
           try {
             text = snapshotMessage();
@@ -240,13 +204,6 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
           broadcast(text);
         }, opts.snapshotMs ?? SNAPSHOT_MS),
       );
-      const pingMs = opts.pingMs ?? PING_MS;
-      timers.push(
-        setInterval(() => {
-          const idleSince = Date.now() - pingMs;
-          for (const s of [...streams]) if (s.lastWrite <= idleSince) write(s, ': ping\n\n');
-        }, pingMs),
-      );
     },
     async stop() {
       offBus?.();
@@ -254,10 +211,8 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
       for (const t of timers.splice(0)) clearInterval(t);
       const a = app;
       app = undefined;
-      for (const s of [...streams]) {
-        streams.delete(s);
-        s.res.end();
-      }
+      streams?.close();
+      streams = undefined;
       if (a) await a.close();
     },
   };

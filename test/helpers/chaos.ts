@@ -20,7 +20,7 @@ import type { InfluxVisitStore } from '../../hub/influx-store.ts';
 import { fileTraceRecorder, type TraceRecorder } from '../../hub/trace-recorder.ts';
 import { createStoreSimulator, type SimProfile, type StoreSimulator } from '../../scripts/shopper-sim.ts';
 import { startTestInfluxd, type TestInfluxd } from './influxd.ts';
-import { password, urlWithLogin, withLogins } from './logins.ts';
+import { apiAuth, password, urlWithLogin, withLogins } from './logins.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { waitFor } from './wait.ts';
 
@@ -264,7 +264,7 @@ async function killChild(child: ChildProcess, signal: NodeJS.Signals): Promise<v
 }
 
 async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: apiAuth });
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }

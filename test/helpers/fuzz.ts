@@ -2045,7 +2045,7 @@ export function httpCase(seed: number, i: number): HttpCase {
     case 'sse':
       return { kind, bytes: request('GET', `/api/stores/${STORE}/stream`, [AUTH]), expect: 'sse' };
     default: {
-      const p = r.pick(['/healthz', `/api/stores/${STORE}/live`, `${report}?from=2026-11-23&to=2026-11-24`, `${report}?from=2026-11-23T09:00&to=2026-11-23T10:00:00Z`, '/floor', '/assets/floor.js']);
+      const p = r.pick(['/healthz', `/api/stores/${STORE}/live`, `${report}?from=2026-11-23&to=2026-11-24`, `${report}?from=2026-11-23T09:00&to=2026-11-23T10:00:00Z`, '/floor', `/api/stores/${STORE}/floor`]);
       return { kind: 'valid', bytes: request('GET', p, [AUTH]), expect: 'ok' };
     }
   }

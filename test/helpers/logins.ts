@@ -7,6 +7,8 @@ import type { StoreConfig } from '../../firmware-config/schema.ts';
 // Real broker logins for tests (README "Security": every node logs in with its own login):
 // each node of a config gets `mqtt.passwordHash` for the password `password(node)`, and a
 // read-only user `reader` is added. Hashes are made once per process (scrypt is slow on purpose).
+// A store file with a user is no longer open over HTTP (README "Security → Logins and roles"):
+// the configs made here also carry API_TOKEN, and tests read the API with `apiAuth`.
 
 const cache = new Map<string, Promise<string>>();
 const hashOf = (pw: string) => {
@@ -17,12 +19,22 @@ const hashOf = (pw: string) => {
 
 export const password = (id: string) => `test-password-${id}`;
 export const READER = 'reader';
+/** a machine client's token (hub.tokens) in every config made here: the API as owner, across hub restarts */
+export const API_TOKEN = 'test-api-token-0123456789abcdef';
+/** headers for the hub's API with API_TOKEN */
+export const apiAuth: Readonly<Record<string, string>> = { authorization: `Bearer ${API_TOKEN}` };
 
-/** a copy of `cfg` with a login for every node and a read-only user */
+/** a copy of `cfg` with a login for every node, a read-only user (a manager) and API_TOKEN */
 export async function withLogins(cfg: StoreConfig): Promise<StoreConfig> {
   const nodes = await Promise.all(cfg.nodes.map(async (n) => ({ ...n, mqtt: { passwordHash: await hashOf(password(n.id)) } })));
   const reader = { id: READER, role: 'manager' as const, passwordHash: await hashOf(password(READER)) };
-  return { ...cfg, nodes, users: [...cfg.users.filter((u) => u.id !== READER), reader] };
+  const tokens = cfg.hub.tokens.includes(API_TOKEN) ? cfg.hub.tokens : [...cfg.hub.tokens, API_TOKEN];
+  return { ...cfg, nodes, users: [...cfg.users.filter((u) => u.id !== READER), reader], hub: { ...cfg.hub, tokens } };
+}
+
+/** a dashboard user of the store file, with the password `password(id)` */
+export async function userLogin(id: string, role: 'manager' | 'owner', name?: string): Promise<StoreConfig['users'][number]> {
+  return { id, role, passwordHash: await hashOf(password(id)), ...(name !== undefined ? { name } : {}) };
 }
 
 /** mqtt.js options to log in as a node (with its reserved client id) or as the reader */
@@ -41,7 +53,7 @@ export function urlWithLogin(url: string, id: string): string {
 
 /**
  * A store file for a hub run as a child process (kill -9 tests): two nodes with their MQTT
- * logins, a manager, free ports, no history. Returns the file and the hub's URLs.
+ * logins, a manager, API_TOKEN, free ports, no history. Returns the file and the hub's URLs.
  */
 export async function childHubStoreFile(dir: string, store: string): Promise<{ cfgFile: string; httpUrl: string; mqttUrl: string }> {
   const [h, m] = [await freePort(), await freePort()];
@@ -52,7 +64,7 @@ export async function childHubStoreFile(dir: string, store: string): Promise<{ c
     `store: { id: ${store} }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nstaff: [{ id: anna }, { id: ben }]\n` +
       `nodes:\n  - { id: door, mqtt: ${await login('door')} }\n  - { id: counter, mqtt: ${await login('counter')} }\n` +
       `users:\n  - { id: reader, role: manager, passwordHash: '${await hashOf(password('reader'))}' }\n` +
-      `hub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n`,
+      `hub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n  tokens: [${API_TOKEN}]\n`,
   );
   return { cfgFile, httpUrl: `http://127.0.0.1:${h}`, mqttUrl: `mqtt://127.0.0.1:${m}` };
 }

@@ -17,7 +17,8 @@ import { waitFor } from './wait.ts';
 // talking to it over real TCP.
 
 export interface Rig {
-  hub: Hub;
+  /** the running hub (a new one after restartHub) */
+  readonly hub: Hub;
   cfg: StoreConfig;
   door: EdgeAgent;
   counter: EdgeAgent;
@@ -28,14 +29,24 @@ export interface Rig {
   /** the counter's greet button */
   greet(): Promise<void>;
   indicator(): SimIndicator;
+  /** stops the hub only: the edge nodes keep running and retry (a hub that crashed or was switched off) */
+  stopHub(): Promise<void>;
+  /** a new hub with the same config and data folder on the same HTTP and MQTT ports, so screens and nodes find it again */
+  restartHub(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** `snapshotMs`: how often live streams get a full snapshot (default 100 ms; deltas come as they happen) */
-export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number; snapshotMs?: number } = {}): Promise<Rig> {
+/**
+ * `snapshotMs`: how often live streams get a full snapshot (default 100 ms; deltas come as they
+ * happen). `storeName`: store.name (the floor view shows it). An injected `store` is handed to a
+ * restarted hub again, closed or not. `users`: dashboard logins besides the reader (test/helpers/logins.ts userLogin).
+ */
+export async function startRig(
+  opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number; snapshotMs?: number; storeName?: string; users?: StoreConfig['users'] } = {},
+): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rig-'));
   const raw = {
-    store: { id: 'rig', timezone: 'UTC' },
+    store: { id: 'rig', timezone: 'UTC', ...(opts.storeName !== undefined ? { name: opts.storeName } : {}) },
     rules: { greetWithinS: 2, warnAtS: 1, groupWindowS: 0.3, greetLeadS: 0.2, reorderS: 0.3, ...opts.rules },
     staff: [{ id: 'anna' }],
     nodes: [
@@ -46,10 +57,16 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
     ],
     hub: { mqtt: { port: 0 }, http: { port: 0 } },
   };
-  const cfg = await withLogins(Value.Default(StoreConfig, raw) as StoreConfig);
+  const withReader = await withLogins(Value.Default(StoreConfig, raw) as StoreConfig);
+  const cfg: StoreConfig = { ...withReader, users: [...withReader.users, ...(opts.users ?? [])] };
   if (!Value.Check(StoreConfig, cfg)) throw new Error('rig config invalid');
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log, tickMs: opts.tickMs ?? 50, snapshotMs: opts.snapshotMs ?? 100, ...(opts.store ? { store: opts.store } : {}) });
+  const launch = (config: StoreConfig) =>
+    startHub({ config, dataDir: path.join(dir, 'hub'), log, tickMs: opts.tickMs ?? 50, snapshotMs: opts.snapshotMs ?? 100, ...(opts.store ? { store: opts.store } : {}) });
+  let hub = await launch(cfg);
+  let hubRunning = true;
+  /** the ports the first hub got (port 0 = any free one): a restarted hub takes the same */
+  const ports = { http: hub.ctx.runtime.httpPort!, mqtt: hub.ctx.runtime.mqttPort! };
   const agent = (i: number) =>
     createEdgeAgent({
       store: cfg.store.id,
@@ -80,8 +97,15 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
     second.set(0);
     await done();
   };
+  const stopHub = async () => {
+    if (!hubRunning) return;
+    hubRunning = false;
+    await hub.stop();
+  };
   return {
-    hub,
+    get hub() {
+      return hub;
+    },
     cfg,
     door,
     counter,
@@ -95,10 +119,16 @@ export async function startRig(opts: { rules?: Partial<Rules>; store?: VisitStor
       await done();
     },
     indicator: () => counter.indicator as SimIndicator,
+    stopHub,
+    async restartHub() {
+      await stopHub();
+      hub = await launch({ ...cfg, hub: { ...cfg.hub, http: { ...cfg.hub.http, port: ports.http }, mqtt: { ...cfg.hub.mqtt, port: ports.mqtt } } });
+      hubRunning = true;
+    },
     async stop() {
       await door.stop();
       await counter.stop();
-      await hub.stop();
+      await stopHub();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

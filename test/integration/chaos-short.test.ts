@@ -12,7 +12,7 @@ import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { SHORT_SCALE, hasPrlimit, hubKill, linkCut, traceFull, traceShortWrite, type ChaosResult } from '../helpers/chaos.ts';
-import { password, withLogins } from '../helpers/logins.ts';
+import { apiAuth, password, withLogins } from '../helpers/logins.ts';
 
 // The short CI version of `npm run chaos` (bench/chaos.ts; the scenarios are in
 // test/helpers/chaos.ts): a real hub and simulated nodes on 127.0.0.1, a fault while traffic
@@ -95,7 +95,7 @@ describe.concurrent('chaos, short', () => {
       await send('door', 'e1', 'greetwatch.entry.v1', 17, { sensor: 'beam', direction: 'in' });
       await send('counter', 'g1', 'greetwatch.greet.v1', 16.5, { button: 'fob' });
       const q = `from=${at(-3600)}&to=${at(3600)}`;
-      const live = (await (await fetch(`${hub.httpUrl}/api/stores/late/report?${q}`)).json()) as Report;
+      const live = (await (await fetch(`${hub.httpUrl}/api/stores/late/report?${q}`, { headers: apiAuth })).json()) as Report;
       const traces = path.join(dir, 'hub', 'traces');
       const all = path.join(dir, 'all.jsonl');
       fs.writeFileSync(all, fs.readdirSync(traces).map((f) => fs.readFileSync(path.join(traces, f), 'utf8')).join(''));

@@ -11,7 +11,7 @@ import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { fileTraceRecorder, type TraceRecorder } from '../../hub/trace-recorder.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { loginAs, withLogins } from '../helpers/logins.ts';
+import { apiAuth, loginAs, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // What `npm run fuzz` found at the hub end to end, each kept as a test (CONTRACT.md: an event
@@ -98,7 +98,7 @@ describe('fuzz regressions (hub)', () => {
 
   it('a status with a deeply nested extra never reaches /live or the stream', async () => {
     // it did: /live answered 500, and a dashboard's open stream threw in its timer and took the hub down
-    const stream = await fetch(`${hub.httpUrl}/api/stores/rg/stream`);
+    const stream = await fetch(`${hub.httpUrl}/api/stores/rg/stream`, { headers: apiAuth });
     const reader = stream.body!.getReader();
     const messages = async (n: number) => {
       let seen = 0;
@@ -114,7 +114,7 @@ describe('fuzz regressions (hub)', () => {
       const online = JSON.stringify({ state: 'online', bootid: 'b', fw: 'f', cfghash: 'h', time: new Date().toISOString(), clock: { sync: 'synced', source: 'chrony', x: 0 } });
       await publish(online.replace('"x":0', `"x":${deep(5000)}`), topics.status('rg', 'door'));
       expect(rejectedTotal() - before).toBe(1);
-      const r = await fetch(`${hub.httpUrl}/api/stores/rg/live`);
+      const r = await fetch(`${hub.httpUrl}/api/stores/rg/live`, { headers: apiAuth });
       expect(r.status).toBe(200);
       await messages(3); // the stream goes on
     } finally {

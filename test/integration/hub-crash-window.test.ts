@@ -9,7 +9,7 @@ import { topics, type GwEvent, type LiveSnapshot, type Visit } from '../../contr
 import { loadConfig } from '../../firmware-config/load.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { childHubStoreFile, password } from '../helpers/logins.ts';
+import { apiAuth, childHubStoreFile, password } from '../helpers/logins.ts';
 import { trace } from '../helpers/trace.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -101,7 +101,7 @@ describe('final visits in the crash window', () => {
     const t = trace('cw');
     // stamped when sent, as a node does (the hub estimates node clocks from this)
     const stamp = (e: GwEvent) => ({ ...e, time: new Date().toISOString() }) as GwEvent;
-    const live = async () => (await (await fetch(`${httpUrl}/api/stores/cw/live`)).json()) as LiveSnapshot;
+    const live = async () => (await (await fetch(`${httpUrl}/api/stores/cw/live`, { headers: apiAuth })).json()) as LiveSnapshot;
     const before = await visitsReader(mqttUrl);
 
     // A enters, is greeted and becomes final: published

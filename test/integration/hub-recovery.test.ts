@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { topics, type LiveSnapshot, type Report, type GwEvent } from '../../contract/index.ts';
 import { waitFor } from '../helpers/influxd.ts';
 import { trace } from '../helpers/trace.ts';
-import { childHubStoreFile, password } from '../helpers/logins.ts';
+import { apiAuth, childHubStoreFile, password } from '../helpers/logins.ts';
 
 // "Nothing acknowledged is ever lost, not across a kill -9 of the hub": the hub
 // records each event before it acknowledges it and replays its trace on start.
@@ -37,7 +37,7 @@ async function startHubProcess(): Promise<void> {
   }, 'hub up', 30_000, 100);
 }
 
-const live = async () => (await (await fetch(`${httpUrl}/api/stores/rec/live`)).json()) as LiveSnapshot;
+const live = async () => (await (await fetch(`${httpUrl}/api/stores/rec/live`, { headers: apiAuth })).json()) as LiveSnapshot;
 
 async function publishAcked(events: GwEvent[]): Promise<void> {
   for (const e of events) {
@@ -98,7 +98,7 @@ describe('hub crash and replay', () => {
 
     const to = new Date(Date.now() + 60_000);
     const q = `from=${from.toISOString()}&to=${to.toISOString()}`;
-    const report = (await (await fetch(`${httpUrl}/api/stores/rec/report?${q}`)).json()) as Report;
+    const report = (await (await fetch(`${httpUrl}/api/stores/rec/report?${q}`, { headers: apiAuth })).json()) as Report;
     expect(report).toMatchObject({ visits: 2, met: 2, pending: 0 });
     expect(Object.keys(report.byStaff).sort()).toEqual(['anna', 'ben']);
 

@@ -7,7 +7,7 @@ import { InfluxDB } from 'influx';
 import { topics, type LiveSnapshot, type Report, type Visit } from '../../contract/index.ts';
 import { influxVisitStore } from '../../hub/influx-store.ts';
 import { startTestInfluxd, waitFor, type TestInfluxd } from '../helpers/influxd.ts';
-import { loginAs, READER } from '../helpers/logins.ts';
+import { apiAuth, loginAs, READER } from '../helpers/logins.ts';
 import { startRig, type Rig } from '../helpers/rig.ts';
 
 // A real hub with a real influxd, simulated edge nodes over real TCP, one on-time greeting
@@ -20,7 +20,7 @@ let spoolDir: string;
 const published: Visit[] = [];
 
 const get = async <T>(path: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(rig.hub.httpUrl + path);
+  const res = await fetch(rig.hub.httpUrl + path, { headers: apiAuth });
   return { status: res.status, body: (await res.json()) as T };
 };
 

@@ -18,7 +18,7 @@ import { certsCommand } from '../../hub/certs.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { withTlsPaths } from '../../hub/tls.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { loginAs, withLogins } from '../helpers/logins.ts';
+import { loginAs, password, READER, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // TLS end to end (README "Security"): certificates made by the real `greetwatch certs`
@@ -195,6 +195,23 @@ describe('hub with TLS', () => {
         .on('error', reject);
     });
     expect(body).toEqual({ status: 200, json: { ok: true, store: 'tls' } });
+  });
+
+  it('marks the session cookie Secure over HTTPS (README "Security → Logins and roles")', async () => {
+    const setCookie = await new Promise<string[]>((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', port: hub.ctx.runtime.httpPort, path: '/api/login', method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve(res.headers['set-cookie'] ?? []) : reject(new Error(`login: HTTP ${res.statusCode}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ user: READER, password: password(READER) }));
+    });
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^gw_session=[\w-]{43}; /);
+    expect(setCookie[0]!.split('; ')).toEqual(expect.arrayContaining(['Secure', 'HttpOnly', 'SameSite=Strict', 'Path=/']));
   });
 
   it('plain: false closes the plain listener; TLS still works', async () => {
