@@ -14,6 +14,10 @@ import { inputKeys, systemClock, type Clock, type DigitalInput, type DistanceInp
 // one seedable RNG and all timing from setTimeout, so a seed plus vitest fake timers
 // gives the same input sequence every run.
 //
+// `goodStoreProfile` is the demo's store (`npm start`): staff who mostly keep the 30/30
+// rule, so the engine finds a service level of about 80 % (test/unit/demo-day.test.ts),
+// with a few late greets, steps-line breaches, walkouts, short walkouts and missed parties.
+//
 // The beam pair cannot tell two people inside it at once apart, so crossings share one
 // "lane": a crossing waits until the previous one has cleared both beams.
 
@@ -46,15 +50,24 @@ export interface SimProfile {
   partySizeWeights: readonly [number, number, number];
   /** gap between members of a party crossing in (ms) */
   memberGapMs: readonly [number, number];
-  /** weights of what happens to a party: greeted within 30 s, greeted 30–60 s, never greeted (stays), walks out ungreeted */
-  planWeights: { onTime: number; late: number; never: number; walkout: number };
+  /** weights of what happens to a party: greeted within 30 s, greeted 30–60 s, never greeted (stays), walks out
+   *  ungreeted, turns round at once (a short walkout; absent = 0) */
+  planWeights: { onTime: number; late: number; never: number; walkout: number; shortWalkout?: number };
   onTimeGreetS: readonly [number, number];
   lateGreetS: readonly [number, number];
   walkoutAfterS: readonly [number, number];
+  /** a short walkout's first member starts back out this long after the last one came in */
+  shortWalkoutAfterS: readonly [number, number];
+  /** how long a never-greeted party stays (absent: 30–60 s plus stayS) */
+  neverStayS?: readonly [number, number];
   /** time in the store after the greet (or after entry if never greeted) before leaving */
   stayS: readonly [number, number];
   /** chance a party walks past the steps-line PIR before its greet */
   stepsLineP: number;
+  /** chance a greeted party walks past the steps-line PIR while browsing (the PIR cannot tell whose motion it is) */
+  browseStepsLineP: number;
+  /** chance a greet comes from a shared (counter) button rather than a staff fob; absent: any greet button alike */
+  counterGreetP?: number;
   staffPassesPerHour: number;
   /** people who break the outer beam and turn away, per hour */
   peeksPerHour: number;
@@ -70,11 +83,34 @@ export const defaultSimProfile: SimProfile = {
   onTimeGreetS: [3, 28],
   lateGreetS: [32, 60],
   walkoutAfterS: [8, 45],
+  shortWalkoutAfterS: [0.5, 1.8],
   stayS: [60, 300],
   stepsLineP: 0.3,
+  browseStepsLineP: 0,
   staffPassesPerHour: 6,
   peeksPerHour: 4,
   bounceP: 0.05,
+};
+
+/**
+ * A store whose staff mostly keep the 30/30 rule (the demo's): most parties greeted within
+ * 30 s, a few late or breached (past the steps line first), a few walk out, some of them at
+ * once, and now and then nobody greets a party that stays. Through the engine this comes out
+ * at a service level of about 80 % (measured in test/unit/demo-day.test.ts).
+ */
+export const goodStoreProfile: Partial<SimProfile> = {
+  partySizeWeights: [0.65, 0.25, 0.1],
+  planWeights: { onTime: 0.835, late: 0.06, never: 0.06, walkout: 0.025, shortWalkout: 0.02 },
+  onTimeGreetS: [3, 26],
+  lateGreetS: [32, 80],
+  walkoutAfterS: [15, 100],
+  neverStayS: [150, 900],
+  stayS: [120, 900],
+  stepsLineP: 0.04,
+  browseStepsLineP: 0.15,
+  counterGreetP: 0.1,
+  staffPassesPerHour: 4,
+  peeksPerHour: 4,
 };
 
 /** Ground truth of what the simulator did (counted when the physical action completed). */
@@ -85,6 +121,7 @@ export interface SimStats {
   plannedLate: number;
   plannedNever: number;
   plannedWalkouts: number;
+  plannedShortWalkouts: number;
   /** completed crossings through the beam pair (customers and staff) */
   crossingsIn: number;
   crossingsOut: number;
@@ -105,6 +142,8 @@ export interface StoreSimulatorOptions {
   stepsLineZones?: readonly string[];
   /** shorthand for profile.arrivalsPerHour */
   arrivalsPerHour?: number;
+  /** how busy the store is at an instant, as a factor on arrivalsPerHour (lunch and late afternoon > 1) */
+  busyness?: (ms: number) => number;
   /** seed for the built-in RNG (default 1) */
   seed?: number;
   /** an RNG in [0, 1) instead of the seeded one */
@@ -153,6 +192,9 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
   const stepsLine: Level[] = [];
   const greetButtons: SimDigitalInput[] = [];
   const passButtons: SimDigitalInput[] = [];
+  // greet buttons again, split: shared ones (no staff member) and personal fobs
+  const sharedGreets: SimDigitalInput[] = [];
+  const fobGreets: SimDigitalInput[] = [];
   const zones = opts.stepsLineZones && opts.stepsLineZones.length > 0 ? new Set(opts.stepsLineZones) : null;
   for (const n of opts.agents) {
     for (const s of n.config.sensors) {
@@ -167,7 +209,9 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
       }
     }
     for (const b of n.config.buttons) {
-      (b.action === 'staffpass' ? passButtons : greetButtons).push(input(n, inputKeys.button(b.id)));
+      const i = input(n, inputKeys.button(b.id));
+      (b.action === 'staffpass' ? passButtons : greetButtons).push(i);
+      if (b.action === 'greet') (b.staff === undefined ? sharedGreets : fobGreets).push(i);
     }
   }
   if (!beam) throw new Error('simulator: no agent has a beam-pair sensor; customers cannot enter');
@@ -180,6 +224,7 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
     plannedLate: 0,
     plannedNever: 0,
     plannedWalkouts: 0,
+    plannedShortWalkouts: 0,
     crossingsIn: 0,
     crossingsOut: 0,
     staffCrossings: 0,
@@ -327,14 +372,31 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
     return offset;
   };
 
+  /** parties per hour now: the rate changes over hours, so the next gap drawn at the current rate is close enough */
+  const rateNow = (): number => profile.arrivalsPerHour * Math.max(0.01, opts.busyness?.(clock.now()) ?? 1);
+  const plans = ['onTime', 'late', 'never', 'walkout', 'shortWalkout'] as const;
+  const pickGreetButton = (): SimDigitalInput | undefined => {
+    const p = profile.counterGreetP;
+    if (p === undefined || sharedGreets.length === 0 || fobGreets.length === 0) return pick(greetButtons);
+    return pick(rng() < p ? sharedGreets : fobGreets);
+  };
+
   const arrive = (): void => {
-    at(expMs(profile.arrivalsPerHour), arrive);
+    at(expMs(rateNow()), arrive);
     const size = pickIndex(profile.partySizeWeights) + 1;
     const w = profile.planWeights;
-    const plan = (['onTime', 'late', 'never', 'walkout'] as const)[pickIndex([w.onTime, w.late, w.never, w.walkout])] ?? 'never';
+    // without a short-walkout weight the draws are exactly those of a four-plan profile
+    const weights = w.shortWalkout === undefined ? [w.onTime, w.late, w.never, w.walkout] : [w.onTime, w.late, w.never, w.walkout, w.shortWalkout];
+    const plan = plans[pickIndex(weights)] ?? 'never';
     stats.parties++;
     stats.customers += size;
-    partyCrossing(size, 'in');
+    const lastInMs = partyCrossing(size, 'in');
+    if (plan === 'shortWalkout') {
+      // turns round at once: out again within the contract's shortAbandonS (5 s) of entry
+      stats.plannedShortWalkouts++;
+      at(lastInMs + uniform(profile.shortWalkoutAfterS) * 1000 + 700, () => partyCrossing(size, 'out'));
+      return;
+    }
     let greetAtS: number | null = null;
     if (plan === 'onTime') {
       stats.plannedOnTime++;
@@ -346,14 +408,22 @@ export function createStoreSimulator(opts: StoreSimulatorOptions): StoreSimulato
     else stats.plannedWalkouts++;
     log?.debug({ size, plan, greetAtS }, 'party arrives');
 
-    const greetButton = pick(greetButtons);
+    const greetButton = pickGreetButton();
     if (greetAtS !== null && greetButton) at(greetAtS * 1000, () => press(greetButton, 'greetPresses'));
     if (rng() < profile.stepsLineP) {
       // past the steps line before any greet, after the contract's minTransitS (3 s)
       const latestS = greetAtS ?? 40;
       if (latestS > 5) at(uniform([4, latestS - 1]) * 1000, walkPastStepsLine);
     }
-    const leaveAtS = plan === 'walkout' ? uniform(profile.walkoutAfterS) : (greetAtS ?? uniform([30, 60])) + uniform(profile.stayS);
+    const leaveAtS =
+      plan === 'walkout' ? uniform(profile.walkoutAfterS)
+      : greetAtS === null && profile.neverStayS ? uniform(profile.neverStayS)
+      : (greetAtS ?? uniform([30, 60])) + uniform(profile.stayS);
+    if (greetAtS !== null && profile.browseStepsLineP > 0 && rng() < profile.browseStepsLineP) {
+      // browsing after the greet: harmless for this party, a breach for anyone still waiting
+      const browseS = leaveAtS - greetAtS;
+      if (browseS > 10) at((greetAtS + uniform([5, Math.min(browseS - 5, 180)])) * 1000, walkPastStepsLine);
+    }
     at(leaveAtS * 1000, () => partyCrossing(size, 'out'));
   };
 
