@@ -9,3 +9,4 @@ export * from './errors.ts';
 export * from './validate.ts';
 export * from './levels.ts';
 export * from './redact.ts';
+export * from './alerts.ts';

@@ -12,6 +12,11 @@ export const topics = {
   config: (store: string, node: string) => `${TOPIC_PREFIX}/${store}/${node}/config`,
   cmd: (store: string, node: string) => `${TOPIC_PREFIX}/${store}/${node}/cmd`,
   visits: (store: string) => `${TOPIC_PREFIX}/${store}/visits`,
+  /** our extension (README "Alerts"): warn/late parties, nodes offline, faults */
+  alerts: (store: string) => `${TOPIC_PREFIX}/${store}/alerts`,
+  /** our extension (README "Home Assistant"): retained state and hub availability for discovery */
+  haState: (store: string) => `${TOPIC_PREFIX}/${store}/ha/state`,
+  haAvailability: (store: string) => `${TOPIC_PREFIX}/${store}/ha/availability`,
   /** MQTT wildcard for a channel of every node of a store (or of every store with '+'). */
   allNodes: (store: string, channel: NodeChannel) => `${TOPIC_PREFIX}/${store}/+/${channel}`,
 } as const;

@@ -10,7 +10,7 @@ import type { StoreConfig } from '../firmware-config/schema.ts';
 import { createEdgeAgent, type EdgeAgent } from './agent.ts';
 import { loadBootstrap, type NodeBootstrap } from '../firmware-config/bootstrap.ts';
 import { EdgeError, EdgeErrorCodes } from './errors.ts';
-import { repoRoot } from '../hub/repo-root.ts';
+import { packageVersion } from '../hub/repo-root.ts';
 import type { IoFactory } from './io.ts';
 
 // The edge agent's command line: runs the agent until SIGINT or SIGTERM, which stop it
@@ -35,16 +35,6 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
-
-function packageVersion(): string {
-  try {
-    // found by walking up: this file runs as edge/main.ts and as dist/edge/main.js
-    const pkg = JSON.parse(readFileSync(path.join(repoRoot(import.meta.url), 'package.json'), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** the bootstrap's `ca` file (relative to the bootstrap file), read once at start: it verifies the hub for mqtts:// */
 function bootstrapCa(file: string, boot: NodeBootstrap): { ca?: Buffer } {

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Id } from '../contract/ids.ts';
+import { ID_PATTERN, Id } from '../contract/ids.ts';
 
 // The one schema for a store: rules, staff, nodes with their board, pins, sensors, filters
 // and fault checks, and the hub. Types and defaults come from here only (README
@@ -317,6 +317,87 @@ export const Hub = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** what the hub says on `{store}/alerts` (README "Alerts"), and which of those a target gets */
+export const ALERT_TYPES = ['party.warn', 'party.late', 'party.escalated', 'node.offline', 'node.online', 'node.fault'] as const;
+export type AlertType = (typeof ALERT_TYPES)[number];
+const AlertTypes = Type.Array(Type.Union(ALERT_TYPES.map((t) => Type.Literal(t))), {
+  default: ['party.late', 'party.escalated', 'node.offline', 'node.fault'],
+  description: 'the alert types this target gets',
+});
+const HttpUrl = Type.String({ pattern: '^https?://', description: 'http:// or https:// URL' });
+
+export const Integrations = Type.Object(
+  {
+    /** Home Assistant MQTT discovery: a greetwatch device per store with its sensors (README "Home Assistant") */
+    homeAssistant: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false }),
+        discoveryPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'homeassistant' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Zigbee2MQTT buttons as greet and staffpass buttons (README "Zigbee2MQTT buttons") */
+    zigbee2mqtt: Type.Object(
+      {
+        /** Zigbee2MQTT's `mqtt.base_topic` */
+        baseTopic: Type.String({ pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', default: 'zigbee2mqtt' }),
+        /** the hub-side node the buttons' events come from (its traces, /live, counters) */
+        node: Type.String({ pattern: ID_PATTERN, default: 'zigbee' }),
+        /** Zigbee2MQTT logs in to the hub's broker with this (user default `zigbee2mqtt`); `greetwatch config hash-password` makes the hash */
+        mqtt: Type.Optional(NodeLogin),
+        /** or the hub reads Zigbee2MQTT on another broker, e.g. mqtt://homeassistant.local:1883 */
+        url: Type.Optional(Type.String({ pattern: '^mqtts?://' })),
+        username: Type.Optional(Type.String({ minLength: 1 })),
+        password: Type.Optional(Type.String({ minLength: 1 })),
+        buttons: Type.Array(
+          Type.Object(
+            {
+              /** the device's friendly name in Zigbee2MQTT */
+              friendlyName: Type.String({ minLength: 1, maxLength: 128 }),
+              /** the button id its events carry */
+              id: Id(),
+              /** a wearable button belongs to one staff member */
+              staff: Type.Optional(Id()),
+              /** Zigbee2MQTT `action` value → what it means; others are ignored */
+              actions: Type.Record(Type.String({ minLength: 1 }), ButtonAction, { default: { single: 'greet', hold: 'staffpass' } }),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [] },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** where alerts go besides the `{store}/alerts` topic (README "Alerts") */
+    alerts: Type.Object(
+      {
+        /** a late party still ungreeted this long after it turned late raises party.escalated (0 = never) */
+        escalateAfterS: Type.Number({ minimum: 0, default: 120 }),
+        /** POST the alert JSON */
+        webhooks: Type.Array(
+          Type.Object({ url: HttpUrl, types: AlertTypes, headers: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false }),
+          { default: [] },
+        ),
+        /** ntfy (self-hosted push to staff phones): the topic URL, e.g. https://ntfy.example.com/shop-floor */
+        ntfy: Type.Array(Type.Object({ url: HttpUrl, token: Type.Optional(Type.String({ minLength: 1 })), types: AlertTypes }, { additionalProperties: false }), {
+          default: [],
+        }),
+        /** Home Assistant notify services, e.g. service notify.mobile_app_annas_phone, with a long-lived access token */
+        homeAssistant: Type.Array(
+          Type.Object(
+            { url: HttpUrl, token: Type.String({ minLength: 1 }), service: Type.String({ pattern: '^notify\\.[a-z0-9_]+$' }), types: AlertTypes },
+            { additionalProperties: false },
+          ),
+          { default: [] },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type Integrations = Static<typeof Integrations>;
+
 export const StoreConfig = Type.Object(
   {
     store: Type.Object(
@@ -337,6 +418,7 @@ export const StoreConfig = Type.Object(
     /** dashboard logins (manager and owner views) */
     users: Type.Array(User, { default: [] }),
     hub: Hub,
+    integrations: Integrations,
     /** `${name}` in any string value is replaced by these (ESPHome-style), applied by the loader */
     substitutions: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
   },

@@ -11,14 +11,16 @@ import type { StoreConfig } from '../firmware-config/schema.ts';
 // - A node logs in with its own login from the store file (`nodes[].mqtt`, scrypt hash) and
 //   may publish only its own `events` and `status` (its Last Will is a publish too) and
 //   subscribe only to its own `config` and `cmd` (CONTRACT.md "MQTT topics").
-// - A dashboard user (manager, owner) may log in read-only: subscribe to `{store}/visits`
-//   and `{store}/alerts`, publish nothing.
+// - A dashboard user (manager, owner) may log in read-only: subscribe to `{store}/visits`,
+//   `{store}/alerts` and the nodes' status (and Home Assistant's topics when that is on),
+//   publish nothing but Home Assistant's birth message.
+// - Zigbee2MQTT, given a login in the store file, may publish and subscribe under its base topic.
 // - Nobody else gets in. A connection that takes a node's client id (gw-{store}-{node})
 //   without that node's login is refused before aedes would hand it the session, so it
 //   cannot kick the node off.
 
 /** who a connection logged in as, with the hash it was checked against (a reload may change it) */
-export type Principal = { kind: 'node'; node: string; hash: string } | { kind: 'reader'; user: string; hash: string };
+export type Principal = { kind: 'node'; node: string; hash: string } | { kind: 'reader'; user: string; hash: string } | { kind: 'bridge'; user: string; hash: string };
 
 export type RefusalReason = 'no-credentials' | 'bad-credentials' | 'client-id-taken';
 
@@ -31,6 +33,22 @@ export interface BrokerAccess {
   stillValid(client: Client, cfg: StoreConfig): boolean;
   /** forgets a client (on disconnect) */
   forget(client: Client): void;
+}
+
+/**
+ * What a dashboard user (or Home Assistant logged in as one) may read: visits and alerts,
+ * the nodes' retained status, and with Home Assistant on, its discovery topics and our
+ * state for it (README "Home Assistant").
+ */
+function readerMay(cfg: StoreConfig, topic: string): boolean {
+  const store = cfg.store.id;
+  if (topic === topics.visits(store) || topic === topics.alerts(store)) return true;
+  // the hub serves one store: `+` for the store matches only its own (examples/node-red)
+  if (topic === topics.visits('+') || topic === topics.alerts('+')) return true;
+  if (topic === topics.allNodes(store, 'status') || cfg.nodes.some((n) => topic === topics.status(store, n.id))) return true;
+  const ha = cfg.integrations.homeAssistant;
+  if (!ha.enabled) return false;
+  return topic === topics.haState(store) || topic === topics.haAvailability(store) || topic === `${ha.discoveryPrefix}/#` || topic.startsWith(`${ha.discoveryPrefix}/`);
 }
 
 /** successful verifications, so a reconnecting node does not cost a scrypt every time (bounded) */
@@ -73,6 +91,15 @@ export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; ve
         principals.set(client, p);
         return p;
       }
+      // Zigbee2MQTT, when it uses the hub's broker (README "Zigbee2MQTT buttons")
+      const z = cfg.integrations.zigbee2mqtt.mqtt;
+      if (z && (z.username ?? 'zigbee2mqtt') === username) {
+        if (owner) return 'client-id-taken';
+        if (!(await check(username, pw, z.passwordHash))) return 'bad-credentials';
+        const p: Principal = { kind: 'bridge', user: username, hash: z.passwordHash };
+        principals.set(client, p);
+        return p;
+      }
       const user = cfg.users.find((u) => u.id === username);
       if (user) {
         if (owner) return 'client-id-taken';
@@ -87,7 +114,16 @@ export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; ve
     publishRefusal(client, packet) {
       const p = principals.get(client);
       if (!p) return 'not logged in';
-      if (p.kind === 'reader') return `user ${p.user} may not publish (read-only)`;
+      if (p.kind === 'bridge') {
+        const base = opts.config().integrations.zigbee2mqtt.baseTopic;
+        return packet.topic.startsWith(`${base}/`) ? null : `Zigbee2MQTT may publish only under ${base}/, not ${packet.topic}`;
+      }
+      if (p.kind === 'reader') {
+        // Home Assistant announces itself (its birth message) so integrations resend discovery
+        const ha = opts.config().integrations.homeAssistant;
+        if (ha.enabled && packet.topic === `${ha.discoveryPrefix}/status` && !packet.retain) return null;
+        return `user ${p.user} may not publish (read-only)`;
+      }
       const t = parseTopic(packet.topic);
       const store = opts.config().store.id;
       if (t?.kind === 'node' && t.store === store && t.node === p.node && (t.channel === 'events' || t.channel === 'status')) return null;
@@ -99,13 +135,18 @@ export function brokerAccess(opts: { config: () => StoreConfig; log?: Logger; ve
       if (!p) return false;
       const store = opts.config().store.id;
       if (p.kind === 'node') return sub.topic === topics.config(store, p.node) || sub.topic === topics.cmd(store, p.node);
-      return sub.topic === topics.visits(store) || sub.topic === `greetwatch/v1/${store}/alerts`;
+      if (p.kind === 'bridge') {
+        const cfg = opts.config();
+        return sub.topic.startsWith(`${cfg.integrations.zigbee2mqtt.baseTopic}/`) || sub.topic === `${cfg.integrations.homeAssistant.discoveryPrefix}/status`;
+      }
+      return readerMay(opts.config(), sub.topic);
     },
 
     stillValid(client, cfg) {
       const p = principals.get(client);
       if (!p) return false;
       if (p.kind === 'node') return cfg.nodes.some((n) => n.id === p.node && n.mqtt?.passwordHash === p.hash);
+      if (p.kind === 'bridge') return cfg.integrations.zigbee2mqtt.mqtt?.passwordHash === p.hash;
       return cfg.users.some((u) => u.id === p.user && u.passwordHash === p.hash);
     },
 

@@ -40,8 +40,16 @@ export interface HubRuntime {
   httpPort?: number;
   /** publish on the embedded broker (set by the broker plugin) */
   publish?: (topic: string, payload: string, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
+  /** receive what clients publish on a topic of the embedded broker (set by the broker plugin); returns the unsubscribe */
+  subscribe?: (topic: string, fn: (topic: string, payload: string) => void) => () => void;
+  /** hands a publish to ingest as if a node had sent it: validated, counted, traced (set by the ingest plugin) */
+  ingest?: (topic: string, payload: string) => Promise<void>;
+  /** alert delivery counters (set by the alerts plugin) */
+  alerts?: import('./plugins/alerts.ts').AlertsApi;
   /** the live view (set by the live-engine plugin) */
   live?: import('./plugins/live-engine.ts').LiveEngineApi;
+  /** MQTT connections now: TCP connections past the guard, and logged-in clients (set by the broker plugin) */
+  mqttConnections?: () => { open: number; clients: number };
 }
 
 export interface HubPlugin {

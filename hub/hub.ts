@@ -13,6 +13,10 @@ import { httpPlugin } from './plugins/http.ts';
 import { ingestPlugin } from './plugins/ingest.ts';
 import { liveEnginePlugin } from './plugins/live-engine.ts';
 import { nodeIoPlugin } from './plugins/node-io.ts';
+import { alertsPlugin } from './plugins/alerts.ts';
+import { zigbee2mqttPlugin } from './plugins/zigbee2mqtt.ts';
+import { homeAssistantPlugin } from './plugins/home-assistant.ts';
+import { packageVersion } from './repo-root.ts';
 import { fileTraceRecorder, type TraceRecorder } from './trace-recorder.ts';
 import type { VisitStore } from './visit-store.ts';
 import { configuredStore } from './history-setup.ts';
@@ -142,6 +146,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     historyPlugin(),
     brokerPlugin({ gate: ingest.gate, ...(opts.guard ? { guard: opts.guard } : {}) }),
     nodeIoPlugin(),
+    alertsPlugin(),
+    zigbee2mqttPlugin(),
+    homeAssistantPlugin({ swVersion: packageVersion() }),
     httpPlugin({
       ...(opts.snapshotMs !== undefined ? { snapshotMs: opts.snapshotMs } : {}),
       ...(opts.sseMaxBuffered !== undefined ? { sseMaxBuffered: opts.sseMaxBuffered } : {}),

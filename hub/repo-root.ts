@@ -19,3 +19,13 @@ export function repoRoot(fromUrl: string = import.meta.url): string {
     if (path.dirname(dir) === dir) throw new Error(`greetwatch's package.json not found above ${start}`);
   }
 }
+
+/** greetwatch's version from its package.json ('0.0.0' when it cannot be read) */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

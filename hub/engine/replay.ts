@@ -37,6 +37,8 @@ export function engineFor(cfg: StoreConfig): GreetEngine {
 /** The one membership rule, live (ingest) and in replay: this store, and a node the config lists (any node when it lists none). */
 export function nodeCheck(cfg: StoreConfig): (store: string, node: string) => { code: ErrorCode; reason: string } | null {
   const known = new Set(cfg.nodes.map((n) => n.id));
+  // the hub-side node of Zigbee2MQTT buttons is one of the store's nodes (README "Zigbee2MQTT buttons")
+  if (known.size > 0 && cfg.integrations.zigbee2mqtt.buttons.length > 0) known.add(cfg.integrations.zigbee2mqtt.node);
   return (store, node) => {
     if (store !== cfg.store.id) return { code: ErrorCodes.UNKNOWN_STORE, reason: `store ${store} is not served here (${cfg.store.id})` };
     if (known.size > 0 && !known.has(node)) return { code: ErrorCodes.UNKNOWN_NODE, reason: `node ${node} is not in the store config` };

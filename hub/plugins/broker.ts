@@ -127,6 +127,8 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
         ctx.metrics.refuseConnect(reason);
         logRefusal(`guard:${reason}:${address ?? ''}`, { reason, address }, 'connection dropped by the guard');
       });
+      // read by /metrics (hub/prometheus.ts)
+      ctx.runtime.mqttConnections = () => ({ open: guard.stats().open, clients: connected.size });
       const accept = (socket: net.Socket) => {
         // a PUBACK is 4 bytes: with Nagle on it waits for the peer's delayed ACK (40 ms on Linux)
         socket.setNoDelay(true);
@@ -156,6 +158,18 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
             err ? reject(err) : resolve(),
           );
         });
+      ctx.runtime.subscribe = (topic, fn) => {
+        const handler = (packet: PublishPacket, cb: () => void) => {
+          try {
+            fn(packet.topic, packet.payload.toString('utf8'));
+          } catch (err) {
+            log.error({ err, topic }, 'hub subscriber failed');
+          }
+          cb();
+        };
+        b.subscribe(topic, handler, () => {});
+        return () => b.unsubscribe(topic, handler, () => {});
+      };
       log.info({ port: ctx.runtime.mqttPort ?? null, tlsPort: ctx.runtime.mqttTlsPort ?? null }, 'MQTT broker listening');
     },
     stop,

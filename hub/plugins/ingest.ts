@@ -29,7 +29,7 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
     logLimited(`${node ?? ''}:${code}`, { node, topic, code }, reason);
   };
 
-  return {
+  const plugin: HubPlugin & { gate: IngestGate } = {
     name: 'ingest',
     needs: ['live-engine'], // accepted events must find the engine listening
     async start(c) {
@@ -37,6 +37,12 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
       log = c.log.child({ name: 'hub:ingest' });
       logLimited = rateLimitedLog(log, 10_000);
       member = nodeCheck(c.config);
+      // the hub's own sources (Zigbee2MQTT buttons) go through the same gate as any node
+      c.runtime.ingest = (topic, payload) =>
+        new Promise<void>((resolve, reject) => {
+          const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false } as PublishPacket;
+          plugin.gate(null, packet, (err) => (err ? reject(err) : resolve()));
+        });
       offConfig = c.bus.on('config:changed', ({ config }) => {
         member = nodeCheck(config);
       });
@@ -94,4 +100,5 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
       }
     },
   };
+  return plugin;
 }

@@ -163,7 +163,7 @@ describe('config print', () => {
     expect(cfg.hub.mqtt.url).toBe('mqtt://192.168.10.2:1883');
     expect(cfg).not.toHaveProperty('substitutions');
     // keys in the schema's order
-    expect(Object.keys(cfg)).toEqual(['store', 'rules', 'staff', 'nodes', 'users', 'hub']);
+    expect(Object.keys(cfg)).toEqual(['store', 'rules', 'staff', 'nodes', 'users', 'hub', 'integrations']);
   });
 
   it('masks whatever came from !secret, hub tokens, and a password in a URL', async () => {
