@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { loadConfig } from '../../firmware-config/load.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { apiAuth, childHubStoreFile, password } from '../helpers/logins.ts';
+import { publishAcked, startHubChild } from '../helpers/child-hub.ts';
 import { trace } from '../helpers/trace.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -21,8 +22,6 @@ import { waitFor } from '../helpers/wait.ts';
 // The restarted hub runs in this process on an injected clock, so the wait it grants MQTT
 // subscribers to reconnect passes when the test says, once its subscriber is in.
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin/greetwatch.mjs');
 let dir: string;
 let cfgFile: string;
 let httpUrl: string;
@@ -52,27 +51,7 @@ const recvOf = (id: string): number => {
 };
 
 async function startHubProcess(): Promise<void> {
-  const p = spawn(process.execPath, [bin, 'hub', '--config', cfgFile], { env: { ...process.env, LOG_LEVEL: 'warn', INFLUX_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child = p;
-  let err = '';
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  await waitFor(async () => {
-    if (p.exitCode !== null) throw new Error(`hub exited ${p.exitCode}: ${err}`);
-    try {
-      return (await fetch(`${httpUrl}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 'hub up', 30_000, 100);
-}
-
-async function publishAcked(url: string, events: GwEvent[]): Promise<void> {
-  for (const e of events) {
-    const node = e.source.split('/').pop()!;
-    const c = await mqtt.connectAsync(url, { username: node, password: password(node), reconnectPeriod: 0 });
-    await c.publishAsync(topics.events('cw', node), JSON.stringify(e), { qos: 1 }); // resolves on PUBACK: traced
-    await c.endAsync();
-  }
+  child = await startHubChild(cfgFile, httpUrl);
 }
 
 /** a dashboard user on `{store}/visits`, collecting the parties it is sent */

@@ -1,4 +1,4 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { topics, type LiveSnapshot, type Report, type GwEvent } from '../../contract/index.ts';
 import { waitFor } from '../helpers/influxd.ts';
+import { publishAcked, startHubChild } from '../helpers/child-hub.ts';
 import { trace } from '../helpers/trace.ts';
 import { apiAuth, childHubStoreFile, password } from '../helpers/logins.ts';
 
@@ -23,31 +24,10 @@ let mqttUrl: string;
 let hub: ChildProcess | undefined;
 
 async function startHubProcess(): Promise<void> {
-  const p = spawn(process.execPath, [bin, 'hub', '--config', cfgFile], { env: { ...process.env, LOG_LEVEL: 'warn', INFLUX_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  hub = p;
-  let err = '';
-  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  await waitFor(async () => {
-    if (p.exitCode !== null) throw new Error(`hub exited ${p.exitCode}: ${err}`);
-    try {
-      return (await fetch(`${httpUrl}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 'hub up', 30_000, 100);
+  hub = await startHubChild(cfgFile, httpUrl);
 }
 
 const live = async () => (await (await fetch(`${httpUrl}/api/stores/rec/live`, { headers: apiAuth })).json()) as LiveSnapshot;
-
-async function publishAcked(events: GwEvent[]): Promise<void> {
-  for (const e of events) {
-    const node = e.source.split('/').pop()!;
-    // each node with its own login (README "Security")
-    const c = await mqtt.connectAsync(mqttUrl, { username: node, password: password(node), reconnectPeriod: 0 });
-    await c.publishAsync(topics.events('rec', node), JSON.stringify(e), { qos: 1 }); // resolves on PUBACK
-    await c.endAsync();
-  }
-}
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rec-'));
@@ -71,14 +51,14 @@ describe('hub crash and replay', () => {
     reader.on('message', (_t, p) => finals.push((JSON.parse(p.toString()) as { party: string }).party));
     await reader.subscribeAsync(topics.visits('rec'), { qos: 1 });
     const a = stamp(t.in(0));
-    await publishAcked([a]);
+    await publishAcked(mqttUrl, [a]);
     await waitFor(async () => (await live()).open.length === 1, 'party A waiting');
-    await publishAcked([stamp(t.greet(0, 'anna'))]);
+    await publishAcked(mqttUrl, [stamp(t.greet(0, 'anna'))]);
     // A final means groupWindowS has passed on the hub's clock: B is a party of its own
     await waitFor(() => finals.includes(`door/${a.id}`), 'party A final');
     await reader.endAsync();
     const b = stamp(t.in(0));
-    await publishAcked([b]);
+    await publishAcked(mqttUrl, [b]);
     await waitFor(async () => {
       const l = await live();
       return l.open.length === 1 && l.today.met === 1;
@@ -93,7 +73,7 @@ describe('hub crash and replay', () => {
     expect(after.open.map((p) => p.party)).toEqual([`door/${b.id}`]);
     expect(after.today).toMatchObject({ visits: 1, met: 1 });
 
-    await publishAcked([stamp(t.greet(0, 'ben'))]);
+    await publishAcked(mqttUrl, [stamp(t.greet(0, 'ben'))]);
     await waitFor(async () => (await live()).today.met === 2, 'party B met');
 
     const to = new Date(Date.now() + 60_000);
