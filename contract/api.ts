@@ -160,6 +160,8 @@ export const LiveSnapshot = Type.Object({
   }),
   /** the hub's trace journal: events made durable, and writes that failed (those were not acknowledged) */
   journal: Type.Optional(Type.Object({ written: Type.Integer(), failed: Type.Integer(), lastError: Type.Union([Type.String(), Type.Null()]) })),
+  /** staff id → name, for those the store file names (`byStaff` is keyed by id) */
+  staffNames: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type LiveSnapshot = Static<typeof LiveSnapshot>;
 

@@ -86,6 +86,8 @@ export const WeeklyReport = Type.Object({
   target: Type.Object({ serviceLevel: Type.Number(), greetWithinS: Type.Number() }),
   ...WeekFigures.properties,
   compare: Type.Object({ previous: WeekFigures, fourWeeksAgo: WeekFigures }),
+  /** staff id → name, for the store this hub serves (other stores of a chain show ids) */
+  staffNames: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type WeeklyReport = Static<typeof WeeklyReport>;
 

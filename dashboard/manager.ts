@@ -51,7 +51,7 @@ function renderToday(s: LiveSnapshot): void {
   if (t.warnings?.length) status(`Today's figures may be incomplete: ${t.warnings.join('; ')}`, 'error');
   else status('');
   renderHours(t);
-  renderStaff(t);
+  renderStaff(t, s.staffNames);
 }
 
 function renderHours(t: Report): void {
@@ -81,13 +81,13 @@ function renderHours(t: Report): void {
   );
 }
 
-function renderStaff(t: Report): void {
+function renderStaff(t: Report, names: Record<string, string> = {}): void {
   const staff = Object.entries(t.byStaff).sort(([a, x], [b, y]) => y.greets - x.greets || a.localeCompare(b));
   rows(byId<HTMLTableElement>('staff').tBodies[0]!, staff, ([id, f]) =>
     h(
       'tr',
       { 'data-staff': id },
-      h('th', { scope: 'row' }, id),
+      h('th', { scope: 'row' }, names[id] ?? id),
       h('td', { class: 'num' }, count(f.greets)),
       h('td', { class: 'num' }, count(f.met)),
       h('td', { class: 'num' }, secs(f.asgS)),

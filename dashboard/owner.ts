@@ -222,7 +222,7 @@ function renderStaff(r: WeeklyReport): void {
     h(
       'tr',
       { 'data-staff': s.staff },
-      h('th', { scope: 'row' }, s.staff),
+      h('th', { scope: 'row' }, r.staffNames?.[s.staff] ?? s.staff),
       h('td', { class: 'num' }, count(s.greets)),
       h('td', { class: 'num' }, count(s.met)),
       h('td', { class: 'num' }, s.greets ? pct(s.met / s.greets) : '–'),

@@ -8,6 +8,7 @@ import { formatIsoWeek, isoWeekOf, parseIsoWeek, weekRange, type IsoWeek } from 
 import { reportFromRollups } from '../history/rollup-report.ts';
 import { hourStart } from '../history/rollup.ts';
 import { weekFigures, weeklyReport, rankStores, type PeriodData, type WeeklyInput } from '../history/weekly.ts';
+import { staffNames } from '../plugins/live-engine.ts';
 import type { StoreInfo } from '../visit-store.ts';
 import { OptionalString, StoreParams } from './params.ts';
 
@@ -119,7 +120,8 @@ export function historyRoutes(f: FastifyInstance, deps: HistoryRoutesDeps): void
     const s = await storeInfo((req.params as { store: string }).store);
     const inp = input(s);
     const week = weekParam(q, inp.tz);
-    const r = await weeklyReport(inp, week, loader(s.store, sourceParam(q)));
+    const report = await weeklyReport(inp, week, loader(s.store, sourceParam(q)));
+    const r = s.store === ctx.config.store.id ? { ...report, staffNames: staffNames(ctx.config) } : report;
     return csv ? sendCsv(reply, `${s.store}-${r.week}`, weeklyCsv(r)) : r;
   });
 

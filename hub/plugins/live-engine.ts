@@ -46,6 +46,9 @@ export interface LiveEngineOptions {
 
 const KEEP_MS = 48 * 3_600_000;
 
+/** staff id → name, for those the store file names */
+export const staffNames = (cfg: StoreConfig): Record<string, string> => Object.fromEntries(cfg.staff.flatMap((s) => (s.name ? [[s.id, s.name]] : [])));
+
 /** what goes on the bus once final */
 type Final = { kind: 'visit'; visit: Visit } | { kind: 'orphan'; orphan: BusEvents['greet:orphan'] };
 
@@ -444,6 +447,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           nodes: nodesHealth(),
           history: historyState(),
           journal: { written: ctx.recorder.stats().written, failed: ctx.metrics.traceFailures, lastError: ctx.metrics.lastTraceError },
+          staffNames: staffNames(cfgNow()),
         };
       };
 

@@ -232,6 +232,10 @@ describe('a chain sharing one InfluxDB', () => {
     // the other store's own weekly report, read from the shared history
     const north = await get<WeeklyReport>('/api/stores/north/weekly?week=2026-W46');
     expect(north.body).toMatchObject({ store: 'north', name: 'North Mall' });
+    // staff names only for the store this hub serves (the store file names them)
+    expect(north.body.staffNames).toBeUndefined();
+    expect(hub.ctx.runtime.live!.snapshot().staffNames).toEqual({ anna: 'Anna', ben: 'Ben', carla: 'Carla', dev: 'Dev' });
+    expect((await get<WeeklyReport>(`/api/stores/${cfg.store.id}/weekly?week=2026-W46`)).body.staffNames).toEqual({ anna: 'Anna', ben: 'Ben', carla: 'Carla', dev: 'Dev' });
     expect(north.body.summary.visits).toBe(body.stores[1]!.visits);
   });
 });
