@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import mqtt from 'mqtt';
 import { ulid } from 'ulid';
 import { ErrorCodes, sourceOf, topics } from '../../contract/index.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
@@ -74,6 +73,8 @@ export function zigbee2mqttPlugin(): HubPlugin {
 
       if (first.url) {
         // Zigbee2MQTT on another broker (Home Assistant's, say): the hub subscribes there
+        // the MQTT client is loaded only for this case (idle memory: README "Benchmarks")
+        const { default: mqtt } = await import('mqtt');
         const client = mqtt.connect(first.url, {
           ...(first.username ? { username: first.username } : {}),
           ...(first.password ? { password: first.password } : {}),
