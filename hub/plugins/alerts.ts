@@ -103,8 +103,14 @@ export function alertsPlugin(opts: { retryMs?: number } = {}): HubPlugin {
       // escalation: a late party still waiting escalateAfterS after it turned late
       timer = setInterval(() => {
         const after = ctx.config.integrations.alerts.escalateAfterS;
-        if (after <= 0) return;
         const t = ctx.clock.now();
+        // a party the waiting list no longer holds is forgotten even if its `gone` was missed: bounded by the list
+        const open = ctx.runtime.live?.snapshot().open;
+        if (open && open.length < parties.size) {
+          const ids = new Set(open.map((p) => p.party));
+          for (const id of [...parties.keys()]) if (!ids.has(id)) parties.delete(id);
+        }
+        if (after <= 0) return;
         for (const s of parties.values()) {
           if (s.escalated || s.p.level !== 'late') continue;
           const waitingS = (t - Date.parse(s.p.entryTime)) / 1000;
