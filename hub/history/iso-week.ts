@@ -1,4 +1,5 @@
-import { ErrorCodes, GwError } from '../../contract/index.ts';
+// errors.ts, not the contract's index: the dashboard's week picker bundles this file
+import { ErrorCodes, GwError } from '../../contract/errors.ts';
 import type { TimeZone } from '../engine/tz.ts';
 
 // ISO 8601 weeks in store-local time (CONTRACT.md "Metrics over a period": store-local
