@@ -50,7 +50,8 @@ const HELP: Record<string, string> = {
   column; warnings read "... <path>: warning: <message>". Exit 0 when every file is valid, 1 if not.`,
   print: `usage: greetwatch config print <file> [--json]
   Prints the resolved store file: includes, secrets and substitutions applied, every default
-  filled in. Values read with !secret, every passwordHash and every hub token print as '***'.
+  filled in. Values read with !secret, every passwordHash, every hub token and the integrations'
+  tokens and passwords print as '***'.
   --json   JSON instead of YAML`,
   'hash-password': `usage: greetwatch config hash-password [--password-stdin]
   Prints the scrypt hash ($scrypt$ln=15,r=8,p=1$<salt>$<hash>) to put in a passwordHash field.
@@ -173,11 +174,13 @@ function print(args: string[], io: ConfigIo): number {
 
 const MASK = '***';
 
-/** firmware-config/README.md "Commands": what came from !secret, every passwordHash and every hub token print as '***'. */
+/** firmware-config/README.md "Commands": what came from !secret, every passwordHash, every hub token and the integrations' tokens and passwords print as '***'. */
 function maskSecrets(value: unknown, path: Path, r: Pick<ResolvedConfig, 'isSecret'>): unknown {
   const last = path[path.length - 1];
   if (r.isSecret(path) || last === 'passwordHash') return MASK;
   if (path.length === 3 && path[0] === 'hub' && path[1] === 'tokens') return MASK;
+  // the integrations' credentials: alert targets' tokens, an external Zigbee2MQTT broker's password
+  if (path[0] === 'integrations' && (last === 'token' || last === 'password') && typeof value === 'string') return MASK;
   if (Array.isArray(value)) return value.map((v, i) => maskSecrets(v, [...path, i], r));
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, [...path, k], r)]));

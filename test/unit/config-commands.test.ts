@@ -166,13 +166,18 @@ describe('config print', () => {
     expect(Object.keys(cfg)).toEqual(['store', 'rules', 'staff', 'nodes', 'users', 'hub', 'integrations']);
   });
 
-  it('masks whatever came from !secret, hub tokens, and a password in a URL', async () => {
+  it('masks whatever came from !secret, hub tokens, the integrations\' tokens and passwords, and a password in a URL', async () => {
     const d = folder('print-secrets', {
       'store.yaml': [
         'store: { id: s1, name: !secret shop_name }',
         'hub:',
         '  influx: { url: "http://gw:s3cret@127.0.0.1:8086" }',
         '  tokens: [0123456789abcdef0123, !secret api_token]',
+        'integrations:',
+        '  zigbee2mqtt: { url: "mqtt://broker:1883", username: z2m, password: z2m-pass-123 }',
+        '  alerts:',
+        '    ntfy: [{ url: "https://ntfy.example.com/t", token: tk_ntfy_0123456 }]',
+        '    homeAssistant: [{ url: "http://ha:8123", token: ha-long-lived-456, service: notify.mobile_app_x }]',
         '',
       ].join('\n'),
       'secrets.yaml': 'shop_name: Secret Shop\napi_token: abcdefghijklmnopqrstuvwxyz\n',
@@ -184,7 +189,8 @@ describe('config print', () => {
     expect(cfg.hub.tokens).toEqual(['***', '***']);
     expect(cfg.hub.influx.url).toBe('http://gw:***@127.0.0.1:8086');
     const all = r.out.join('\n');
-    for (const secret of ['Secret Shop', 'abcdefghijklmnopqrstuvwxyz', '0123456789abcdef0123', 's3cret']) expect(all).not.toContain(secret);
+    for (const secret of ['Secret Shop', 'abcdefghijklmnopqrstuvwxyz', '0123456789abcdef0123', 's3cret', 'z2m-pass-123', 'tk_ntfy_0123456', 'ha-long-lived-456']) expect(all).not.toContain(secret);
+    expect(all).toContain('notify.mobile_app_x'); // what is not a credential still shows
   });
 
   it('an invalid file prints its problems and exits 1', async () => {
