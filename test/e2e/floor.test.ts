@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { FloorSnapshot, LiveSnapshot, NodeHealth } from '../../contract/index.ts';
+import mqtt from 'mqtt';
+import { sourceOf, topics, type FloorSnapshot, type LiveSnapshot, type NodeHealth } from '../../contract/index.ts';
 import { asSimInput } from '../../edge/drivers/sim.ts';
 import { inputKeys } from '../../edge/io.ts';
 import { repoRoot } from '../../hub/repo-root.ts';
@@ -196,7 +197,7 @@ describe('floor view with several parties, desktop and phone', () => {
 
   beforeAll(async () => {
     // slower rules than above: room to line up one party at each level for the screenshots
-    rig = await startRig({ rules: { warnAtS: 3, greetWithinS: 6 }, storeName: 'Corner Shop' });
+    rig = await startRig({ rules: { warnAtS: 3, greetWithinS: 6, stepsLineZones: ['mid'], minTransitS: 0.5 }, storeName: 'Corner Shop' });
     desktop = await browser.newPage({ viewport: DESKTOP });
     phone = await browser.newPage({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     for (const p of [desktop, phone]) {
@@ -235,6 +236,23 @@ describe('floor view with several parties, desktop and phone', () => {
     expect(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     const phoneBox = (await phone.locator('#waiting [data-party]').first().boundingBox())!;
     expect(phoneBox.width).toBeGreaterThan(PHONE.width * 0.8);
+  });
+
+  it('says in words when a waiting party has walked past the steps line', async () => {
+    // a presence in the steps-line zone, as a floor sensor would send it (CONTRACT.md "stepsLineZones"):
+    // it goes to the oldest ungreeted party, the party of 2
+    const c = await mqtt.connectAsync(rig.hub.mqttUrl, { username: 'door', password: password('door'), clientId: 'e2e-steps', reconnectPeriod: 0 });
+    const t = new Date().toISOString();
+    const ev = { specversion: '1.0', id: 'steps-1', source: sourceOf('rig', 'door'), type: 'greetwatch.presence.v1', time: t, senttime: t, bootid: 'e2e-steps', seq: 1, data: { sensor: 'pir', zone: 'mid', state: 'on' } };
+    await c.publishAsync(topics.events('rig', 'door'), JSON.stringify(ev), { qos: 1 });
+    await c.endAsync();
+    const first = desktop.locator('#waiting [data-party]').first();
+    await desktop.locator('#waiting [data-party][data-breached="true"]').waitFor({ timeout: 10_000 });
+    expect(await first.getAttribute('data-breached')).toBe('true');
+    expect(await first.locator('.breach').isVisible()).toBe(true);
+    expect(await first.locator('.breach').textContent()).toBe('walked past the steps line');
+    expect(await first.getAttribute('aria-label')).toMatch(/^party of 2, .*walked past the steps line$/);
+    expect(await desktop.locator('#waiting [data-party][data-breached="true"]').count()).toBe(1);
   });
 });
 
