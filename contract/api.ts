@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ClockSync, FaultData } from './events.ts';
 import { Id } from './ids.ts';
 
@@ -172,6 +172,16 @@ export type LiveSnapshot = Static<typeof LiveSnapshot>;
  * (walkout, missed), or withdrawn because a late event re-read it.
  * Waiting time is not pushed: screens count it from `entryTime`.
  */
+/** a batch of waiting-list changes as a stream sends it: the live stream's and the floor stream's */
+function deltaOf<C extends TSchema>(change: C) {
+  return Type.Object({
+    store: Id(),
+    now: Type.String(),
+    seq: Type.Integer({ minimum: 1 }),
+    changes: Type.Array(change),
+  });
+}
+
 export const LiveChange = Type.Union([
   Type.Object({ kind: Type.Literal('open'), party: OpenParty }),
   Type.Object({
@@ -187,12 +197,7 @@ export const LiveChange = Type.Union([
 export type LiveChange = Static<typeof LiveChange>;
 
 /** A batch of changes (SSE event `change`); `seq` counts batches per hub run, so a screen can tell it missed one and ask for a snapshot. */
-export const LiveDelta = Type.Object({
-  store: Id(),
-  now: Type.String(),
-  seq: Type.Integer({ minimum: 1 }),
-  changes: Type.Array(LiveChange),
-});
+export const LiveDelta = deltaOf(LiveChange);
 export type LiveDelta = Static<typeof LiveDelta>;
 
 /**
@@ -239,12 +244,7 @@ export const FloorChange = Type.Union([
 export type FloorChange = Static<typeof FloorChange>;
 
 /** SSE `change` on the floor stream; `seq` counts the floor stream's own batches per hub run. */
-export const FloorDelta = Type.Object({
-  store: Id(),
-  now: Type.String(),
-  seq: Type.Integer({ minimum: 1 }),
-  changes: Type.Array(FloorChange),
-});
+export const FloorDelta = deltaOf(FloorChange);
 export type FloorDelta = Static<typeof FloorDelta>;
 
 /** GET /api/hub: which store this hub serves, for pages that are not told (public). */

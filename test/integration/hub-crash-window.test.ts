@@ -55,6 +55,10 @@ async function startHubProcess(): Promise<void> {
 }
 
 /** a dashboard user on `{store}/visits`, collecting the parties it is sent */
+/** the hub again, in this process, on the same data dir and a clock `offset` moves ahead */
+const inProcessHub = (offset: () => number): Promise<Hub> =>
+  startHub({ config: loadConfig(cfgFile), dataDir: path.join(dir, 'data'), clock: { now: () => Date.now() + offset() }, store: memoryVisitStore('memory'), log: pino({ level: 'silent' }), tickMs: 50 });
+
 async function visitsReader(url: string): Promise<{ parties: string[]; end: () => Promise<void> }> {
   const parties: string[] = [];
   const c = await mqtt.connectAsync(url, { username: 'reader', password: password('reader'), reconnectPeriod: 0 });
@@ -126,14 +130,7 @@ describe('final visits in the crash window', () => {
 
     // restart on the same data dir, in process, on a clock the test moves
     let offsetMs = 0;
-    hub = await startHub({
-      config: loadConfig(cfgFile),
-      dataDir: path.join(dir, 'data'),
-      clock: { now: () => Date.now() + offsetMs },
-      store: memoryVisitStore('memory'),
-      log: pino({ level: 'silent' }),
-      tickMs: 50,
-    });
+    hub = await inProcessHub(() => offsetMs);
     const after = await visitsReader(hub.mqttUrl);
     offsetMs = 6_000; // past the 5 s the hub gives subscribers to reconnect (republishAfterMs)
     await waitFor(() => after.parties.includes(`door/${b.id}`), 'party B published again');
@@ -154,14 +151,7 @@ describe('final visits in the crash window', () => {
 
     // a clean restart sends nothing again, C included (final on that tick, under the watermark):
     // the first visit its subscriber gets is a new one
-    hub = await startHub({
-      config: loadConfig(cfgFile),
-      dataDir: path.join(dir, 'data'),
-      clock: { now: () => Date.now() + offsetMs },
-      store: memoryVisitStore('memory'),
-      log: pino({ level: 'silent' }),
-      tickMs: 50,
-    });
+    hub = await inProcessHub(() => offsetMs);
     const third = await visitsReader(hub.mqttUrl);
     const d = hubStamp(t.in(0));
     await publishAcked(hub.mqttUrl, [d]);
