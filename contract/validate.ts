@@ -62,27 +62,37 @@ export function isRealTime(s: string): boolean {
 export function timeMs(s: string): number {
   if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */ || s.charCodeAt(10) !== 84 /* T */ || s.charCodeAt(19) !== 46 /* . */) return Date.parse(s);
   if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return Date.parse(s);
-  for (const i of DIGITS) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return Date.parse(s);
-  }
-  const y = num(s, 0, 4);
-  const mo = num(s, 5, 2);
-  const day = num(s, 8, 2);
-  const h = num(s, 11, 2);
-  const mi = num(s, 14, 2);
-  const sec = num(s, 17, 2);
-  // out-of-range fields and month ends are Date.parse's to judge, never rolled over here
-  if (mo < 1 || mo > 12 || day < 1 || day > 28 || h > 23 || mi > 59 || sec > 59) return Date.parse(s);
-  return Date.UTC(y, mo - 1, day, h, mi, sec, num(s, 20, 3));
+  const y = two(s, 0) * 100 + two(s, 2);
+  const mo = two(s, 5);
+  const day = two(s, 8);
+  const h = two(s, 11);
+  const mi = two(s, 14);
+  const sec = two(s, 17);
+  const ms = two(s, 20) * 10 + digit(s, 22);
+  // a non-digit makes its field negative; out-of-range fields and month ends are Date.parse's
+  // to judge, never rolled over here
+  if (!(y >= 0 && mo >= 1 && mo <= 12 && day >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59 && ms >= 0)) return Date.parse(s);
+  if (day > 28 && day > (mo === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : DAYS[mo - 1]!)) return Date.parse(s);
+  return ((daysFromCivil(y, mo, day) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms;
 }
-/** the decimal number of `n` digits at `at` (digits already checked) */
-function num(s: string, at: number, n: number): number {
-  let v = 0;
-  for (let i = at; i < at + n; i++) v = v * 10 + s.charCodeAt(i) - 48;
-  return v;
+/** one decimal digit at `at`, or a value that makes any field it is part of negative */
+function digit(s: string, at: number): number {
+  const d = s.charCodeAt(at) - 48;
+  return d >= 0 && d <= 9 ? d : -100_000;
 }
-const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+/** two decimal digits at `at`, negative if either is not a digit */
+function two(s: string, at: number): number {
+  return digit(s, at) * 10 + digit(s, at + 1);
+}
+/** days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil) */
+function daysFromCivil(y0: number, m: number, d: number): number {
+  const y = m <= 2 ? y0 - 1 : y0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
 
 export type Rejection = { ok: false; code: ErrorCode; reason: string };
 export type Validated<T> = { ok: true; value: T } | Rejection;

@@ -9,64 +9,93 @@
 // finds the same offsets as the live hub did. Keyed by node boot. A monotonic
 // deque keeps it O(1) amortised.
 
-interface Sample {
-  recv: number;
-  lag: number;
-  n: number;
-}
+/** One boot's estimate. The engine holds it per source, so an event costs no lookup by key. */
+export class BootClock {
+  readonly #windowMs: number;
+  readonly #windowCount: number;
+  // the monotonic deque, as parallel arrays (no object per sample): receive time, lag, sample number
+  #recv: number[] = [];
+  #lag: number[] = [];
+  #n: number[] = [];
+  #head = 0;
+  #lastRecv = -Infinity;
+  #count = 0;
+  /** dropped by ClockSync.forget: whoever still holds it asks for a fresh one */
+  forgotten = false;
 
-interface NodeClock {
-  dq: Sample[];
-  head: number;
-  lastRecv: number;
-  count: number;
+  constructor(windowMs: number, windowCount: number) {
+    this.#windowMs = windowMs;
+    this.#windowCount = windowCount;
+  }
+
+  observe(nodeMs: number, recvMs: number): void {
+    // replayed traces may hold receive times slightly out of order: keep the window monotone
+    const recv = Math.max(recvMs, this.#lastRecv);
+    this.#lastRecv = recv;
+    const lag = recvMs - nodeMs;
+    const lags = this.#lag;
+    while (lags.length > this.#head && lags[lags.length - 1]! >= lag) {
+      lags.pop();
+      this.#recv.pop();
+      this.#n.pop();
+    }
+    lags.push(lag);
+    this.#recv.push(recv);
+    this.#n.push(++this.#count);
+    this.#expire();
+  }
+
+  /** hub − node clock offset in ms (add to a node time to get hub time), undefined before any sample */
+  get offset(): number | undefined {
+    return this.#lag.length > this.#head ? this.#lag[this.#head] : undefined;
+  }
+
+  #expire(): void {
+    const cutoff = this.#lastRecv - this.#windowMs;
+    // never drop the last sample: an estimate from an old sample beats none
+    const keepFrom = this.#count - this.#windowCount;
+    const len = this.#lag.length;
+    let h = this.#head;
+    while (len - h > 1 && this.#recv[h]! < cutoff && this.#n[h]! < keepFrom) h++;
+    this.#head = h;
+    if (h > 1024 && h * 2 > len) {
+      this.#recv = this.#recv.slice(h);
+      this.#lag = this.#lag.slice(h);
+      this.#n = this.#n.slice(h);
+      this.#head = 0;
+    }
+  }
 }
 
 export class ClockSync {
   readonly #windowMs: number;
   readonly #windowCount: number;
-  readonly #nodes = new Map<string, NodeClock>();
+  readonly #nodes = new Map<string, BootClock>();
 
   constructor(windowMs = 15 * 60_000, windowCount = 512) {
     this.#windowMs = windowMs;
     this.#windowCount = windowCount;
   }
 
-  observe(node: string, nodeMs: number, recvMs: number): void {
-    let c = this.#nodes.get(node);
+  /** the estimate of one boot (`node/bootid`), made at its first sample */
+  clock(key: string): BootClock {
+    let c = this.#nodes.get(key);
     if (!c) {
-      c = { dq: [], head: 0, lastRecv: -Infinity, count: 0 };
-      this.#nodes.set(node, c);
+      c = new BootClock(this.#windowMs, this.#windowCount);
+      this.#nodes.set(key, c);
     }
-    // replayed traces may hold receive times slightly out of order: keep the window monotone
-    const recv = Math.max(recvMs, c.lastRecv);
-    c.lastRecv = recv;
-    const lag = recvMs - nodeMs;
-    while (c.dq.length > c.head && c.dq[c.dq.length - 1]!.lag >= lag) c.dq.pop();
-    c.dq.push({ recv, lag, n: ++c.count });
-    this.#expire(c);
+    return c;
   }
 
   /** forgets a clock (a node's boot no longer kept) */
-  forget(node: string): void {
-    this.#nodes.delete(node);
+  forget(key: string): void {
+    const c = this.#nodes.get(key);
+    if (c) c.forgotten = true;
+    this.#nodes.delete(key);
   }
 
-  /** hub − node clock offset in ms (add to a node time to get hub time), undefined before any sample */
-  offset(node: string): number | undefined {
-    const c = this.#nodes.get(node);
-    if (!c || c.dq.length <= c.head) return undefined;
-    return c.dq[c.head]!.lag;
-  }
-
-  #expire(c: NodeClock): void {
-    const cutoff = c.lastRecv - this.#windowMs;
-    // never drop the last sample: an estimate from an old sample beats none
-    const keepFrom = c.count - this.#windowCount;
-    while (c.dq.length - c.head > 1 && c.dq[c.head]!.recv < cutoff && c.dq[c.head]!.n < keepFrom) c.head++;
-    if (c.head > 1024 && c.head * 2 > c.dq.length) {
-      c.dq = c.dq.slice(c.head);
-      c.head = 0;
-    }
+  /** hub − node clock offset of a boot in ms, undefined before any sample */
+  offset(key: string): number | undefined {
+    return this.#nodes.get(key)?.offset;
   }
 }

@@ -1,7 +1,7 @@
 import type { GwEvent } from '../../contract/index.ts';
 import { parseSource, timeMs } from '../../contract/index.ts';
 import type { OpeningHours, Rules } from '../../firmware-config/schema.ts';
-import { ClockSync } from './clock-sync.ts';
+import { ClockSync, type BootClock } from './clock-sync.ts';
 import { VisitMachine, type ClosedVisit, type Ending, type MachineInput, type Party } from './machine.ts';
 import { openingHoursCheck } from './opening-hours.ts';
 import { TimeZone } from './tz.ts';
@@ -62,11 +62,15 @@ interface SourceInfo {
   /** of this engine's store: the node id names the source */
   ours: boolean;
   counters: NodeCounters;
-  /** the boot of the source's last event, and its clock key */
+  /** the boot of the source's last event, and its clock */
   bootid: string | undefined;
-  clock: string;
-  /** de-duplication: event id → receive minute, in arrival order */
-  seen: Map<string, number>;
+  clock: BootClock | undefined;
+  /** de-duplication: the ids of the last dedupeWindowMs of events */
+  seen: Set<string>;
+  /** the same ids in arrival order from `seenHead` on, with their receive minutes: what to forget next */
+  seenIds: string[];
+  seenMinutes: number[];
+  seenHead: number;
 }
 
 const EMPTY_FINAL: FinalOutput = Object.freeze({ visits: [], orphans: [] });
@@ -145,6 +149,8 @@ export class GreetEngine {
   readonly #sources = new Map<string, SourceInfo>();
   #final: { visits: ClosedVisit[]; orphans: OrphanGreet[] } = { visits: [], orphans: [] };
   #hubNow = -Infinity;
+  /** the hub time advance() last committed up to */
+  #advancedAt = -Infinity;
   /** latest corrected time of any event, for finish() */
   #lastT = -Infinity;
 
@@ -209,17 +215,21 @@ export class GreetEngine {
     // every copy is a clock sample: the minimum is the same whatever copy came first.
     // `senttime` (our extension) is when the node sent it: a crossing is sent when the
     // person has passed both beams, a flush long after; without it `time` stands in.
-    const clock = src.bootid === ev.bootid && counters.boots.has(ev.bootid) ? src.clock : this.#noteBoot(src, ev.bootid);
+    const clock = src.bootid === ev.bootid && src.clock !== undefined && !src.clock.forgotten && counters.boots.has(ev.bootid) ? src.clock : this.#noteBoot(src, ev.bootid);
     const sentMs = ev.senttime !== undefined ? timeMs(ev.senttime) : nodeMs;
-    this.#clock.observe(clock, Number.isFinite(sentMs) ? sentMs : nodeMs, recvMs);
+    clock.observe(Number.isFinite(sentMs) ? sentMs : nodeMs, recvMs);
     // (source, id) is the key (CONTRACT.md); each source holds its ids
-    if (src.seen.has(ev.id)) {
+    const seen = src.seen;
+    const held = seen.size;
+    seen.add(ev.id);
+    if (seen.size === held) {
       this.#setNow(recvMs);
       counters.duplicates++;
       return 'duplicate';
     }
+    src.seenIds.push(ev.id);
     // the receive minute: a small integer, stored unboxed
-    src.seen.set(ev.id, Math.floor(recvMs / 60_000));
+    src.seenMinutes.push(Math.floor(recvMs / 60_000));
     this.#seenCount++;
     if (++this.#seenSincePrune >= 4096) this.#pruneSeen(recvMs);
     counters.events++;
@@ -230,7 +240,7 @@ export class GreetEngine {
 
     // the offset as it stands when the event arrives: it depends only on what arrived
     // before (and with) it, so live and replay, whatever their ticks, correct alike
-    const t = nodeMs + (this.#clock.offset(clock) ?? 0);
+    const t = nodeMs + (clock.offset ?? 0);
     this.#lastT = Math.max(this.#lastT, t);
     const b = this.#toBuffered(ev, src, t);
     // hub time is now at least this event's arrival: commit what that makes final first
@@ -290,6 +300,10 @@ export class GreetEngine {
   /** Hub time passes: commits every buffered event older than now − reorderS. */
   advance(nowMs: number): void {
     this.#setNow(nowMs);
+    // nothing buffered since can be older than the frontier it reached (ingest commits or
+    // applies such an event at once), so a second call at the same time has nothing to do
+    if (this.#hubNow === this.#advancedAt) return;
+    this.#advancedAt = this.#hubNow;
     const frontier = this.#hubNow - this.rules.reorderS * 1000;
     this.#commitBefore(frontier);
     this.#committed.advanceTo(frontier);
@@ -387,7 +401,7 @@ export class GreetEngine {
     const provisionalOrphans: OrphanGreet[] = [];
     for (const tr of m.drain()) {
       if (tr.kind === 'closed') provisional.push(tr.visit);
-      else if (tr.kind === 'orphan') provisionalOrphans.push(toOrphan(tr));
+      else provisionalOrphans.push(toOrphan(tr));
     }
     const waiting: Party[] = [];
     const greeted: Party[] = [];
@@ -432,7 +446,7 @@ export class GreetEngine {
     for (let i = this.#lPos - this.#dropped; i < this.#pend.length; i++) {
       m.apply(this.#pend[i]!);
       const pos = this.#dropped + i;
-      for (const tr of m.drain()) if (tr.kind === 'closed' || tr.kind === 'orphan') this.#log.push({ pos, tr });
+      for (const tr of m.drain()) this.#log.push({ pos, tr });
       this.#lPos = pos + 1;
       // spaced by the state's size too, so copying it costs a few element copies per event
       const gap = this.#lPos - (this.#checkpoints.at(-1)?.pos ?? base);
@@ -464,31 +478,31 @@ export class GreetEngine {
     if (info) return info;
     const p = parseSource(source);
     const node = p?.node ?? source;
-    info = { node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, clock: '', seen: new Map() };
+    info = { node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, clock: undefined, seen: new Set(), seenIds: [], seenMinutes: [], seenHead: 0 };
     this.#sources.set(source, info);
     return info;
   }
 
   /** a boot other than the source's last: keeps the node's latest MAX_BOOTS (by last event), with their clocks */
-  #noteBoot(src: SourceInfo, bootid: string): string {
-    const clock = `${src.node}/${bootid}`;
+  #noteBoot(src: SourceInfo, bootid: string): BootClock {
+    const key = `${src.node}/${bootid}`;
     src.bootid = bootid;
-    src.clock = clock;
-    this.#latestClock.set(src.node, clock);
+    this.#latestClock.set(src.node, key);
     const boots = src.counters.boots;
     const b = boots.get(bootid);
     if (b) {
       boots.delete(bootid);
       boots.set(bootid, b);
-      return clock;
+    } else {
+      boots.set(bootid, { max: 0, seen: 0 });
+      if (boots.size > MAX_BOOTS) {
+        const [oldest, old] = boots.entries().next().value!;
+        boots.delete(oldest);
+        src.counters.lostRetired += old.max - old.seen;
+        this.#clock.forget(`${src.node}/${oldest}`);
+      }
     }
-    boots.set(bootid, { max: 0, seen: 0 });
-    if (boots.size <= MAX_BOOTS) return clock;
-    const [oldest, old] = boots.entries().next().value!;
-    boots.delete(oldest);
-    src.counters.lostRetired += old.max - old.seen;
-    this.#clock.forget(`${src.node}/${oldest}`);
-    return clock;
+    return (src.clock = this.#clock.clock(key));
   }
 
   #setNow(ms: number): void {
@@ -533,9 +547,12 @@ export class GreetEngine {
   }
 
   #collect(): void {
-    for (const tr of this.#committed.drain()) {
+    const out = this.#committed.drain();
+    // indexed: a for-of here allocates an iterator per event (it runs after every one)
+    for (let i = 0; i < out.length; i++) {
+      const tr = out[i]!;
       if (tr.kind === 'closed') this.#final.visits.push(tr.visit);
-      else if (tr.kind === 'orphan') this.#final.orphans.push(toOrphan(tr));
+      else this.#final.orphans.push(toOrphan(tr));
     }
   }
 
@@ -543,14 +560,20 @@ export class GreetEngine {
     this.#seenSincePrune = 0;
     const cutoff = Math.floor((recvMs - this.#dedupeWindowMs) / 60_000);
     for (const src of this.#sources.values()) {
-      for (const [id, minute] of src.seen) {
-        if (minute >= cutoff) break;
-        src.seen.delete(id);
-        this.#seenCount--;
+      const ids = src.seenIds;
+      const minutes = src.seenMinutes;
+      let h = src.seenHead;
+      while (h < ids.length && minutes[h]! < cutoff) src.seen.delete(ids[h++]!);
+      this.#seenCount -= h - src.seenHead;
+      // drop the forgotten front once it is most of the queue (amortised O(1) per event)
+      if (h > 1024 && h * 2 > ids.length) {
+        src.seenIds = ids.slice(h);
+        src.seenMinutes = minutes.slice(h);
+        h = 0;
       }
+      src.seenHead = h;
     }
   }
-
 }
 
 function cmpTie(a: Buffered, b: Buffered): number {

@@ -37,12 +37,14 @@ export class MinHeap<T extends { at: number; seq: number }> {
     const a = this.#a;
     a.push(x);
     let i = a.length - 1;
+    // sifted with a hole, not swaps: no array per step
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!less(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
+      if (!less(x, a[p]!)) break;
+      a[i] = a[p]!;
       i = p;
     }
+    a[i] = x;
   }
   pop(): T | undefined {
     const a = this.#a;
@@ -57,17 +59,19 @@ export class MinHeap<T extends { at: number; seq: number }> {
 }
 
 function siftDown<T extends { at: number; seq: number }>(a: T[], start: number): void {
+  const x = a[start]!;
+  const n = a.length;
   let i = start;
   for (;;) {
     const l = 2 * i + 1;
+    if (l >= n) break;
     const r = l + 1;
-    let m = i;
-    if (l < a.length && less(a[l]!, a[m]!)) m = l;
-    if (r < a.length && less(a[r]!, a[m]!)) m = r;
-    if (m === i) break;
-    [a[i], a[m]] = [a[m]!, a[i]!];
-    i = m;
+    const c = r < n && less(a[r]!, a[l]!) ? r : l;
+    if (!less(a[c]!, x)) break;
+    a[i] = a[c]!;
+    i = c;
   }
+  a[i] = x;
 }
 
 function less(x: { at: number; seq: number }, y: { at: number; seq: number }): boolean {

@@ -62,17 +62,16 @@ export interface ClosedVisit {
   closedAt: number;
 }
 
-export type Transition =
-  | { kind: 'opened'; party: string; t: number }
-  | { kind: 'greeted'; party: string; t: number }
+/**
+ * What the machine reports: something ended (a party closed, a greet left an orphan). Open
+ * parties are read from the state (parties()), so openings and greets are not reported.
+ * `at` is the cause's time: the timer's deadline, or the event's time for a close an event
+ * made. A copy of the machine that has moved time to T has seen exactly the causes before
+ * T, which is how the live view tells final from not.
+ */
+export type Ending =
   | { kind: 'closed'; visit: ClosedVisit; at: number }
   | { kind: 'orphan'; t: number; staff?: string; at: number };
-// `at` of a closed or orphan transition is its cause's time: the timer's deadline, or the
-// event's time for a close an event made. A copy of the machine that has moved time to T
-// has seen exactly the causes before T, which is how the live view tells final from not.
-
-/** a transition that ends something: a party closed, a greet left an orphan */
-export type Ending = Extract<Transition, { kind: 'closed' | 'orphan' }>;
 
 /** What a due timer does, decided without changing anything (so the live view can look ahead). */
 type Effect =
@@ -117,7 +116,7 @@ interface MsRules {
 }
 
 const s2ms = (s: number) => Math.round(s * 1000);
-const NONE: readonly Transition[] = Object.freeze([]);
+const NONE: readonly Ending[] = Object.freeze([]);
 
 export class VisitMachine {
   readonly #r: MsRules;
@@ -142,7 +141,7 @@ export class VisitMachine {
     unattributedBreaches: 0,
     unusedStaffPasses: 0,
   };
-  #out: Transition[] = [];
+  #out: Ending[] = [];
   /** timers made pointless since the last compaction (their party closed, their greet or pass used) */
   #dead = 0;
 
@@ -184,7 +183,7 @@ export class VisitMachine {
   }
 
   /** Takes the transitions produced since the last call. */
-  drain(): readonly Transition[] {
+  drain(): readonly Ending[] {
     const out = this.#out;
     if (out.length === 0) return NONE;
     this.#out = [];
@@ -309,13 +308,12 @@ export class VisitMachine {
     const p: Party = { id: key, entry: t, lastIn: t, size: 1 };
     this.#parties.set(p.id, p);
     this.#lastIn = { t, party: p.id };
-    this.#out.push({ kind: 'opened', party: p.id, t });
     this.#timers.push({ at: t + this.#r.expire, seq: ++this.#seq, kind: 'expire', party: p.id });
     // greetLeadS: a greet waiting for a new party covers it with time to greet 0
     for (const [id, g] of this.#pendingGreets) {
       this.#pendingGreets.delete(id);
       this.#dead++;
-      this.#assignGreet(p, g.t, g.staff, t);
+      this.#assignGreet(p, g.t, g.staff);
       break;
     }
   }
@@ -363,7 +361,7 @@ export class VisitMachine {
     }
     const target = oldestInHorizon ?? newestUnmarked ?? latestMarked;
     if (target) {
-      this.#assignGreet(target, t, staff, t);
+      this.#assignGreet(target, t, staff);
       return;
     }
     const id = ++this.#seq;
@@ -372,7 +370,7 @@ export class VisitMachine {
   }
 
   /** `greetT` is when the button was pressed, `now` when the party got it (later for a lead greet). */
-  #assignGreet(p: Party, greetT: number, staff: string | undefined, now: number): void {
+  #assignGreet(p: Party, greetT: number, staff: string | undefined): void {
     p.greet = greetT;
     if (staff !== undefined) p.staff = staff;
     p.ttg = Math.max(0, greetT - p.entry);
@@ -382,7 +380,6 @@ export class VisitMachine {
       delete p.mark;
       delete p.markSeq;
     }
-    this.#out.push({ kind: 'greeted', party: p.id, t: now });
     this.#scheduleLinger(p);
   }
 
