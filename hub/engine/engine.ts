@@ -58,12 +58,15 @@ interface Logged {
 }
 
 interface SourceInfo {
+  /** the CloudEvents source */
+  source: string;
   node: string;
   /** of this engine's store: the node id names the source */
   ours: boolean;
   counters: NodeCounters;
-  /** the boot of the source's last event, and its clock */
+  /** the boot of the source's last event, its counts (in counters.boots) and its clock */
   bootid: string | undefined;
+  boot: { max: number; seen: number } | undefined;
   clock: BootClock | undefined;
   /** de-duplication: the ids of the last dedupeWindowMs of events */
   seen: Set<string>;
@@ -77,6 +80,8 @@ const EMPTY_FINAL: FinalOutput = Object.freeze({ visits: [], orphans: [] });
 
 /** boots kept per node, for gap counts and clock estimates; older ones are folded into a sum */
 const MAX_BOOTS = 16;
+/** sources compared before the lookup by key: about a store's nodes */
+const RECENT_SOURCES = 8;
 /** live machine checkpoints kept: recent ones close together, older ones thinned out */
 const MAX_CHECKPOINTS = 12;
 
@@ -117,12 +122,7 @@ export interface LiveView {
 
 // same-time order: a staffpass covers a crossing at its own instant; a greet at the
 // instant of an entry or steps-line presence is read in the party's favour.
-const RANK = {
-  'greetwatch.staffpass.v1': 0,
-  'greetwatch.entry.v1': 1,
-  'greetwatch.greet.v1': 2,
-  'greetwatch.presence.v1': 3,
-} as const;
+const RANK = { staffpass: 0, entry: 1, greet: 2, presence: 3 } as const;
 
 export class GreetEngine {
   readonly store: string;
@@ -147,6 +147,8 @@ export class GreetEngine {
   /** node → clock key of its latest boot, for /live */
   readonly #latestClock = new Map<string, string>();
   readonly #sources = new Map<string, SourceInfo>();
+  readonly #recentSources: SourceInfo[] = [];
+  #recentNext = 0;
   #final: { visits: ClosedVisit[]; orphans: OrphanGreet[] } = { visits: [], orphans: [] };
   #hubNow = -Infinity;
   /** the hub time advance() last committed up to */
@@ -215,7 +217,8 @@ export class GreetEngine {
     // every copy is a clock sample: the minimum is the same whatever copy came first.
     // `senttime` (our extension) is when the node sent it: a crossing is sent when the
     // person has passed both beams, a flush long after; without it `time` stands in.
-    const clock = src.bootid === ev.bootid && src.clock !== undefined && !src.clock.forgotten && counters.boots.has(ev.bootid) ? src.clock : this.#noteBoot(src, ev.bootid);
+    // a boot leaves counters.boots only when its clock is forgotten (#noteBoot)
+    const clock = src.bootid === ev.bootid && src.clock !== undefined && !src.clock.forgotten ? src.clock : this.#noteBoot(src, ev.bootid);
     const sentMs = ev.senttime !== undefined ? timeMs(ev.senttime) : nodeMs;
     clock.observe(Number.isFinite(sentMs) ? sentMs : nodeMs, recvMs);
     // (source, id) is the key (CONTRACT.md); each source holds its ids
@@ -233,8 +236,8 @@ export class GreetEngine {
     this.#seenCount++;
     if (++this.#seenSincePrune >= 4096) this.#pruneSeen(recvMs);
     counters.events++;
-    counters.lastRecv = counters.lastRecv === null ? recvMs : Math.max(counters.lastRecv, recvMs);
-    const boot = counters.boots.get(ev.bootid)!;
+    if (counters.lastRecv === null || recvMs > counters.lastRecv) counters.lastRecv = recvMs;
+    const boot = src.boot!;
     boot.max = Math.max(boot.max, ev.seq);
     boot.seen++;
 
@@ -474,12 +477,26 @@ export class GreetEngine {
 
   /** what one source's events share: parsed once, with its node's counters and latest boot */
   #source(source: string): SourceInfo {
+    // a payload's strings are new each time, so a Map lookup hashes the whole source again;
+    // comparing with the few recent sources costs less
+    const recent = this.#recentSources;
+    for (let i = 0; i < recent.length; i++) if (recent[i]!.source === source) return recent[i]!;
     let info = this.#sources.get(source);
-    if (info) return info;
+    if (info) return this.#remember(info);
     const p = parseSource(source);
     const node = p?.node ?? source;
-    info = { node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, clock: undefined, seen: new Set(), seenIds: [], seenMinutes: [], seenHead: 0 };
+    info = { source, node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, boot: undefined, clock: undefined, seen: new Set(), seenIds: [], seenMinutes: [], seenHead: 0 };
     this.#sources.set(source, info);
+    return this.#remember(info);
+  }
+
+  #remember(info: SourceInfo): SourceInfo {
+    const recent = this.#recentSources;
+    if (recent.length < RECENT_SOURCES) recent.push(info);
+    else {
+      recent[this.#recentNext] = info;
+      this.#recentNext = (this.#recentNext + 1) % RECENT_SOURCES;
+    }
     return info;
   }
 
@@ -489,12 +506,12 @@ export class GreetEngine {
     src.bootid = bootid;
     this.#latestClock.set(src.node, key);
     const boots = src.counters.boots;
-    const b = boots.get(bootid);
+    let b = boots.get(bootid);
     if (b) {
       boots.delete(bootid);
       boots.set(bootid, b);
     } else {
-      boots.set(bootid, { max: 0, seen: 0 });
+      boots.set(bootid, (b = { max: 0, seen: 0 }));
       if (boots.size > MAX_BOOTS) {
         const [oldest, old] = boots.entries().next().value!;
         boots.delete(oldest);
@@ -502,6 +519,7 @@ export class GreetEngine {
         this.#clock.forget(`${src.node}/${oldest}`);
       }
     }
+    src.boot = b;
     return (src.clock = this.#clock.clock(key));
   }
 
@@ -510,20 +528,18 @@ export class GreetEngine {
   }
 
   #toBuffered(ev: GwEvent, src: SourceInfo, t: number): Buffered | null {
-    if (!(ev.type in RANK)) return null;
-    // buffer key and party id: the node and the event id (another store's source stays whole)
-    const key = src.ours ? `${src.node}/${ev.id}` : `${ev.source}\u0000${ev.id}`;
     switch (ev.type) {
       case 'greetwatch.entry.v1':
-        return { kind: 'entry', t, key, direction: ev.data.direction, rank: RANK[ev.type] };
+        return { kind: 'entry', t, key: keyOf(ev, src), direction: ev.data.direction, rank: RANK.entry };
       case 'greetwatch.greet.v1': {
         const staff = ev.data.staff ?? this.#buttonStaff.get(ev.data.button);
-        return staff === undefined ? { kind: 'greet', t, key, rank: RANK[ev.type] } : { kind: 'greet', t, key, staff, rank: RANK[ev.type] };
+        const rank = RANK.greet;
+        return staff === undefined ? { kind: 'greet', t, key: keyOf(ev, src), rank } : { kind: 'greet', t, key: keyOf(ev, src), staff, rank };
       }
       case 'greetwatch.staffpass.v1':
-        return { kind: 'staffpass', t, key, rank: RANK[ev.type] };
+        return { kind: 'staffpass', t, key: keyOf(ev, src), rank: RANK.staffpass };
       case 'greetwatch.presence.v1':
-        return { kind: 'presence', t, key, zone: ev.data.zone, on: ev.data.state === 'on', rank: RANK[ev.type] };
+        return { kind: 'presence', t, key: keyOf(ev, src), zone: ev.data.zone, on: ev.data.state === 'on', rank: RANK.presence };
       default:
         return null;
     }
@@ -574,6 +590,11 @@ export class GreetEngine {
       src.seenHead = h;
     }
   }
+}
+
+/** buffer key and party id: the node and the event id (another store's source stays whole) */
+function keyOf(ev: GwEvent, src: SourceInfo): string {
+  return src.ours ? `${src.node}/${ev.id}` : `${ev.source}\u0000${ev.id}`;
 }
 
 function cmpTie(a: Buffered, b: Buffered): number {

@@ -127,7 +127,9 @@ export class VisitMachine {
   /** open parties (ungreeted, or greeted but still able to grow), in entry order */
   #parties = new Map<string, Party>();
   #timers = new MinHeap<Timer>();
-  #lastIn: { t: number; party: string } | undefined;
+  /** the latest customer `in` that opened or joined a party: its time and party */
+  #lastInT = -Infinity;
+  #lastInParty: string | undefined;
   /** parties marked within the last groupWindowS, oldest mark first */
   #absorbers: Absorber[] = [];
   #pendingGreets = new Map<number, { t: number; staff?: string }>();
@@ -197,7 +199,8 @@ export class VisitMachine {
     c.#seq = this.#seq;
     c.#parties = new Map([...this.#parties].map(([k, p]) => [k, { ...p }]));
     c.#timers = this.#timers.clone();
-    c.#lastIn = this.#lastIn;
+    c.#lastInT = this.#lastInT;
+    c.#lastInParty = this.#lastInParty;
     c.#absorbers = this.#absorbers.map((a) => ({ ...a }));
     c.#pendingGreets = new Map(this.#pendingGreets);
     c.#staffPasses = new Map(this.#staffPasses);
@@ -295,19 +298,21 @@ export class VisitMachine {
       return;
     }
     // groupWindowS: within this time of the previous customer `in` joins that `in`'s party
-    const prev = this.#lastIn;
-    const prevParty = prev ? this.#parties.get(prev.party) : undefined;
-    if (prev && prevParty && t - prev.t <= this.#r.groupWindow) {
+    const prevParty = this.#lastInParty === undefined ? undefined : this.#parties.get(this.#lastInParty);
+    if (prevParty && t - this.#lastInT <= this.#r.groupWindow) {
       prevParty.size++;
       prevParty.lastIn = t;
       for (const a of this.#absorbers) if (a.party === prevParty.id) a.size = prevParty.size;
-      this.#lastIn = { t, party: prevParty.id };
+      this.#lastInT = t;
+      this.#lastInParty = prevParty.id;
       if (prevParty.greet !== undefined) this.#scheduleLinger(prevParty);
       return;
     }
-    const p: Party = { id: key, entry: t, lastIn: t, size: 1 };
+    // every field from the start: one shape for all parties, none added later
+    const p: Party = { id: key, entry: t, lastIn: t, size: 1, greet: undefined, staff: undefined, ttg: undefined, greetedOutcome: undefined, breach: undefined, mark: undefined, markSeq: undefined };
     this.#parties.set(p.id, p);
-    this.#lastIn = { t, party: p.id };
+    this.#lastInT = t;
+    this.#lastInParty = p.id;
     this.#timers.push({ at: t + this.#r.expire, seq: ++this.#seq, kind: 'expire', party: p.id });
     // greetLeadS: a greet waiting for a new party covers it with time to greet 0
     for (const [id, g] of this.#pendingGreets) {
@@ -322,8 +327,11 @@ export class VisitMachine {
     // "that party absorbs the next size − 1 out crossings that follow within groupWindowS"
     // (of its mark; size as the party stands now; stated without condition, so a greet
     // inside the window does not end it). The earliest mark has first claim.
-    this.#absorbers = this.#absorbers.filter((a) => t - a.markedAt <= this.#r.groupWindow);
-    const absorber = this.#absorbers.find((a) => a.absorbed < a.size - 1);
+    const absorbers = this.#absorbers;
+    let kept = 0;
+    for (let i = 0; i < absorbers.length; i++) if (t - absorbers[i]!.markedAt <= this.#r.groupWindow) absorbers[kept++] = absorbers[i]!;
+    absorbers.length = kept;
+    const absorber = absorbers.find((a) => a.absorbed < a.size - 1);
     if (absorber) {
       absorber.absorbed++;
       this.#counters.absorbedExits++;
@@ -377,8 +385,8 @@ export class VisitMachine {
     p.greetedOutcome = p.ttg <= this.#r.greetWithin && p.breach === undefined ? 'met' : 'late';
     // "a leaving party greeted later loses its mark (someone else left)"
     if (p.mark !== undefined) {
-      delete p.mark;
-      delete p.markSeq;
+      p.mark = undefined;
+      p.markSeq = undefined;
     }
     this.#scheduleLinger(p);
   }
@@ -480,11 +488,5 @@ export class VisitMachine {
 }
 
 function closedVisit(p: Party, outcome: FinalOutcome, closedAt: number): ClosedVisit {
-  const v: ClosedVisit = { party: p.id, outcome, entry: p.entry, size: p.size, closedAt };
-  if (p.greet !== undefined) v.greet = p.greet;
-  if (p.ttg !== undefined) v.ttg = p.ttg;
-  if (p.staff !== undefined) v.staff = p.staff;
-  if (p.breach !== undefined) v.breach = p.breach;
-  if (p.mark !== undefined) v.mark = p.mark;
-  return v;
+  return { party: p.id, outcome, entry: p.entry, size: p.size, greet: p.greet, ttg: p.ttg, staff: p.staff, breach: p.breach, mark: p.mark, closedAt };
 }
