@@ -277,8 +277,10 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     await syncDir(dir);
   };
 
+  // forgotten records leave memory as soon as they are half the array (amortised O(1) per
+  // record): a record holds a whole batch of point lines, up to 5,000 on a busy hub
   const compactHead = (): void => {
-    if (head > 1024 && head * 2 > records.length) {
+    if (head > 0 && head * 2 >= records.length) {
       records.splice(0, head);
       head = 0;
     }
