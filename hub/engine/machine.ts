@@ -86,16 +86,6 @@ type Timer =
   | { at: number; seq: number; kind: 'lead'; greet: number }
   | { at: number; seq: number; kind: 'staffpass'; pass: number };
 
-export interface MachineCounters {
-  orphanGreets: number;
-  staffCrossings: number;
-  afterHoursIns: number;
-  greetedExits: number;
-  absorbedExits: number;
-  unattributedBreaches: number;
-  unusedStaffPasses: number;
-}
-
 export interface MachineOptions {
   rules: Rules;
   isOpen: OpenAt;
@@ -134,15 +124,6 @@ export class VisitMachine {
   #absorbers: Absorber[] = [];
   #pendingGreets = new Map<number, { t: number; staff?: string }>();
   #staffPasses = new Map<number, number>();
-  #counters: MachineCounters = {
-    orphanGreets: 0,
-    staffCrossings: 0,
-    afterHoursIns: 0,
-    greetedExits: 0,
-    absorbedExits: 0,
-    unattributedBreaches: 0,
-    unusedStaffPasses: 0,
-  };
   #out: Ending[] = [];
   /** timers made pointless since the last compaction (their party closed, their greet or pass used) */
   #dead = 0;
@@ -168,9 +149,6 @@ export class VisitMachine {
 
   get now(): number {
     return this.#now;
-  }
-  get counters(): Readonly<MachineCounters> {
-    return this.#counters;
   }
   /** open parties in entry order (read-only view) */
   parties(): IterableIterator<Readonly<Party>> {
@@ -204,7 +182,6 @@ export class VisitMachine {
     c.#absorbers = this.#absorbers.map((a) => ({ ...a }));
     c.#pendingGreets = new Map(this.#pendingGreets);
     c.#staffPasses = new Map(this.#staffPasses);
-    c.#counters = { ...this.#counters };
     c.#dead = this.#dead;
     return c;
   }
@@ -257,10 +234,7 @@ export class VisitMachine {
     this.advanceTo(ev.t);
     switch (ev.kind) {
       case 'entry':
-        if (this.#consumeStaffPass(ev.t)) {
-          this.#counters.staffCrossings++;
-          return;
-        }
+        if (this.#consumeStaffPass(ev.t)) return;
         if (ev.direction === 'in') this.#customerIn(ev.t, ev.key);
         else this.#customerOut(ev.t);
         return;
@@ -293,10 +267,7 @@ export class VisitMachine {
   }
 
   #customerIn(t: number, key: string): void {
-    if (!this.#isOpen(t)) {
-      this.#counters.afterHoursIns++;
-      return;
-    }
+    if (!this.#isOpen(t)) return;
     // groupWindowS: within this time of the previous customer `in` joins that `in`'s party
     const prevParty = this.#lastInParty === undefined ? undefined : this.#parties.get(this.#lastInParty);
     if (prevParty && t - this.#lastInT <= this.#r.groupWindow) {
@@ -334,7 +305,6 @@ export class VisitMachine {
     const absorber = absorbers.find((a) => a.absorbed < a.size - 1);
     if (absorber) {
       absorber.absorbed++;
-      this.#counters.absorbedExits++;
       return;
     }
     // mark the most recent ungreeted, unmarked party that entered within walkoutWindowS
@@ -344,10 +314,7 @@ export class VisitMachine {
       if (t - p.entry > this.#r.walkoutWindow) continue;
       if (!pick || p.entry >= pick.entry) pick = p;
     }
-    if (!pick) {
-      this.#counters.greetedExits++;
-      return;
-    }
+    if (!pick) return; // a greeted party leaving
     pick.mark = t;
     pick.markSeq = ++this.#seq;
     this.#absorbers.push({ party: pick.id, markedAt: t, absorbed: 0, size: pick.size });
@@ -409,7 +376,6 @@ export class VisitMachine {
       if (p.breach === undefined) p.breach = t;
       return;
     }
-    this.#counters.unattributedBreaches++;
   }
 
   #decide(tm: Timer): Effect | null {
@@ -447,13 +413,11 @@ export class VisitMachine {
         return;
       case 'orphan':
         this.#pendingGreets.delete(e.greet);
-        this.#counters.orphanGreets++;
         this.#dead++;
         this.#out.push(e.staff === undefined ? { kind: 'orphan', t: e.t, at: tm.at } : { kind: 'orphan', t: e.t, staff: e.staff, at: tm.at });
         return;
       case 'unusedPass':
         this.#staffPasses.delete(e.pass);
-        this.#counters.unusedStaffPasses++;
         this.#dead++;
         return;
     }
