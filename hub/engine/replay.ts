@@ -1,4 +1,4 @@
-import { ErrorCodes, parseSource, validateEvent, parseJson, type ErrorCode, type GwEvent, type Report, type Visit } from '../../contract/index.ts';
+import { ErrorCodes, parseSource, validateEvent, parseJson, timeMs, type ErrorCode, type GwEvent, type Report, type Visit } from '../../contract/index.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { GreetEngine } from './engine.ts';
 import { buildReport } from './report.ts';
@@ -65,7 +65,7 @@ export function timeCheck(ev: Pick<GwEvent, 'time' | 'senttime'>, recvMs: number
   // senttime feeds the clock estimate when present: it is held to the same bound as time
   for (const [field, value] of [['time', ev.time], ['senttime', ev.senttime]] as const) {
     if (value === undefined) continue;
-    const skewS = (Date.parse(value) - recvMs) / 1000;
+    const skewS = (timeMs(value) - recvMs) / 1000;
     if (Math.abs(skewS) <= maxSkewS) continue;
     const how = skewS > 0 ? 'ahead of' : 'behind';
     return { code: ErrorCodes.EVENT_TIME, reason: `${field}: ${value} is ${Math.round(Math.abs(skewS))} s ${how} the hub clock (more than maxSkewS ${maxSkewS} s)` };
@@ -111,8 +111,8 @@ export function replayTrace(lines: Iterable<string>, cfg: StoreConfig, period?: 
       continue;
     }
     const ev = v.event;
-    const t = Date.parse(ev.time);
-    const recv = ev.recvtime !== undefined ? Date.parse(ev.recvtime) : t;
+    const t = timeMs(ev.time);
+    const recv = ev.recvtime !== undefined ? timeMs(ev.recvtime) : t;
     const late = timeCheck(ev, recv, cfg.rules.maxSkewS);
     if (late) {
       rejected.push({ line: n, ...late });

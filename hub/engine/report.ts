@@ -1,4 +1,4 @@
-import type { Bucket, Report, Visit } from '../../contract/index.ts';
+import { timeMs, type Bucket, type Report, type Visit } from '../../contract/index.ts';
 import { WEEKDAYS } from '../../firmware-config/schema.ts';
 import type { TimeZone } from './tz.ts';
 
@@ -129,7 +129,7 @@ export class ReportAccumulator {
   }
 
   add(v: Visit): void {
-    this.addRecord(v.party, v.outcome, Date.parse(v.entryTime), v.ttgS, v.staff);
+    this.addRecord(v.party, v.outcome, timeMs(v.entryTime), v.ttgS, v.staff);
   }
 
   /** a visit as numbers (entry in ms, TTG in s): the live hub's provisional records, without ISO strings */
