@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { timeMs } from '../../contract/index.ts';
+import { isRealTime, timeMs } from '../../contract/index.ts';
 
 // timeMs reads the canonical form digit by digit and leaves every other form to Date.parse:
 // it must agree with Date.parse on whatever the validator lets through.
@@ -26,5 +26,17 @@ describe('timeMs', () => {
     const base = '2024-02-29T23:59:59.999Z';
     for (let i = 0; i < base.length; i++) for (const c of ['0', '9', 'x', '/', ':', '-', ' ', '\u0660']) samples.push(base.slice(0, i) + c + base.slice(i + 1));
     for (const s of samples) expect(Object.is(timeMs(s), Date.parse(s)), s).toBe(true);
+  });
+  it('isRealTime takes a canonical time exactly when it names its own instant', () => {
+    const samples: string[] = [];
+    for (const y of ['0000', '1900', '2000', '2024', '2026', '2100', '9999']) for (let m = 0; m <= 13; m++) for (const d of ['00', '01', '28', '29', '30', '31', '32']) samples.push(`${y}-${String(m).padStart(2, '0')}-${d}T23:59:59.999Z`);
+    const base = '2024-02-29T23:59:59.999Z';
+    for (let i = 0; i < base.length; i++) for (const c of ['0', '9', 'x', '/', ':', '-', ' ', '\u0660']) samples.push(base.slice(0, i) + c + base.slice(i + 1));
+    samples.push('2026-06-30T23:59:60.000Z', '2026-06-30T24:00:00.000Z', '2026-06-30T23:60:00.000Z');
+    for (const s of samples) {
+      const ms = Date.parse(s);
+      const roundTrip = Number.isFinite(ms) && new Date(ms).toISOString() === s;
+      expect(isRealTime(s), s).toBe(roundTrip);
+    }
   });
 });
