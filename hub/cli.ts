@@ -10,6 +10,7 @@ import { replayTrace } from './engine/replay.ts';
 import { TimeZone } from './engine/tz.ts';
 import { parseTimeParam } from './http/params.ts';
 import { isWhatIf, replayWhatIf } from './replay-what-if.ts';
+import { releaseStartupMemory } from './startup-memory.ts';
 import { withTlsPaths } from './tls.ts';
 
 // `greetwatch <command>`: run a hub or an edge node, replay a trace (CONTRACT.md "Replay").
@@ -169,10 +170,14 @@ async function hub(args: string[]): Promise<number> {
     h.reload().catch((err: unknown) => log.error({ err: (err as Error).message }, 'reload failed'));
   };
   process.on('SIGHUP', onHup);
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
+  // started, and a signal stops it cleanly: what the start sized and left behind goes back now,
+  // not when V8 next looks (hub/startup-memory.ts)
+  await releaseStartupMemory();
+  await stopped;
   process.off('SIGHUP', onHup);
   await h.stop();
   await history.stop();

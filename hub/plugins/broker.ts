@@ -1,8 +1,10 @@
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type tls from 'node:tls';
 import { Aedes } from 'aedes';
 import type { Client, PublishPacket } from 'aedes';
+import type * as MqttPacket from 'mqtt-packet';
 import { brokerAccess } from '../broker-access.ts';
 import { mqttGuard, type GuardOptions } from '../mqtt-guard.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
@@ -36,6 +38,17 @@ const listen = (srv: net.Server, port: number, host: string) =>
     });
   });
 
+/**
+ * mqtt-packet (aedes' encoder, resolved from aedes so it is the same copy) keeps a Buffer for
+ * every 2-byte number, 65,536 of them (about 6 MB of heap, README "Benchmarks"), made at the first
+ * packet it writes. Off, it makes the 2 bytes a packet needs when it writes them (its documented
+ * `writeToStream.cacheNumbers`); must be set before the first write.
+ */
+function noNumberCache(): void {
+  const fromAedes = createRequire(createRequire(import.meta.url).resolve('aedes'));
+  (fromAedes('mqtt-packet') as typeof MqttPacket).writeToStream.cacheNumbers = false;
+}
+
 export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
   let broker: Aedes | undefined;
   let server: net.Server | undefined;
@@ -60,6 +73,7 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
       const log = ctx.log.child({ name: 'hub:broker' });
       const access = brokerAccess({ config: () => ctx.config, log });
       const logRefusal = rateLimitedLog(log, 10_000);
+      noNumberCache();
       // a CONNECT must come within 10 s of the TCP connection, and every client must keep alive
       // (0 = never, refused) at most every 5 min: idle sockets are closed, not kept for ever
       broker = await Aedes.createBroker({ drainTimeout: 10_000, connectTimeout: 10_000, keepaliveLimit: 300 });

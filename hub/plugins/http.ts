@@ -10,6 +10,7 @@ import { dashboardRoutes } from '../http/dashboard-routes.ts';
 import { floorRoutes } from '../http/floor-routes.ts';
 import { historyRoutes, rollupReportIfNeeded } from '../http/history-routes.ts';
 import { metricsRoute } from '../http/metrics-route.ts';
+import { lazySchemaCompilers } from '../http/schema-compilers.ts';
 import { sseChannel, sseMessage, type SseChannel } from '../http/sse.ts';
 import { OptionalString, parsePeriod, StoreParams, validationMessage } from '../http/params.ts';
 import { repoRoot } from '../repo-root.ts';
@@ -63,7 +64,13 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
       // HTTPS instead of HTTP with hub.http.tls (its files are checked before anything listens)
       const https = httpsOptions(cfg.hub.http, logger);
       // per-request lines would drown the log: the dashboard polls and streams
-      const f = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), ...(https ? { https } : {}) });
+      // Ajv compiles a route's schema at its first request, not at start (hub/http/schema-compilers.ts)
+      const f = Fastify({
+        loggerInstance: logger,
+        logController: new LogController({ disableRequestLogging: true }),
+        schemaController: { compilersFactory: lazySchemaCompilers() },
+        ...(https ? { https } : {}),
+      });
       app = f;
       const live = () => {
         const l = ctx.runtime.live;

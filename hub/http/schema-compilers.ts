@@ -1,0 +1,65 @@
+import { createRequire } from 'node:module';
+import type { FastifyServerOptions } from 'fastify';
+
+// Fastify's own schema compilers (Ajv for what a request sends, fast-json-stringify for
+// response schemas), loaded and run when a route's schema is first used instead of at start
+// (README "Benchmarks": the idle hub's memory). Ajv, its formats and URI parser, and
+// fast-json-stringify are about 3 MB of heap compiled, and an idle hub answers no request
+// with a schema; no route of the hub declares a response schema, so fast-json-stringify
+// stays unloaded. Validation is the same: the same compiler, with the options fastify gives
+// it, compiles the same schema, only later (a schema Ajv refuses answers 500 at its first
+// request instead of stopping the start; the tests call every route).
+
+type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>;
+
+/** what fastify reads of a validation function: Ajv's `errors` after a call, and `schemaEnv` (then it passes the parent data) */
+type Validate = ((data: unknown, dataCxt?: unknown) => unknown) & { readonly errors?: unknown; readonly schemaEnv?: unknown };
+type Serialize = (doc: unknown) => string;
+/** a factory as fastify calls it: (shared schemas, compiler options) → (route schema) → function */
+type Factory<F> = (externalSchemas: unknown, options: unknown) => (routeSchema: unknown) => F;
+
+// resolved from fastify: they are its dependencies, in the versions it was tested with
+const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+
+function lazyValidators(): Factory<Validate> {
+  let selector: Factory<Validate> | undefined;
+  return (externalSchemas, options) => {
+    let build: ((routeSchema: unknown) => Validate) | undefined;
+    return (routeSchema) => {
+      let fn: Validate | undefined;
+      const compiled = (): Validate => {
+        selector ??= (fromFastify('@fastify/ajv-compiler') as () => Factory<Validate>)();
+        build ??= selector(externalSchemas, options);
+        return (fn ??= build(routeSchema));
+      };
+      const validate: Validate = (data, dataCxt) => compiled()(data, dataCxt);
+      // read by fastify around each call: they are the compiled function's own
+      Object.defineProperties(validate, {
+        errors: { get: () => compiled().errors },
+        schemaEnv: { get: () => compiled().schemaEnv },
+      });
+      return validate;
+    };
+  };
+}
+
+function lazySerializers(): Factory<Serialize> {
+  let selector: Factory<Serialize> | undefined;
+  return (externalSchemas, options) => {
+    let build: ((routeSchema: unknown) => Serialize) | undefined;
+    return (routeSchema) => {
+      let fn: Serialize | undefined;
+      return (doc) => {
+        selector ??= (fromFastify('@fastify/fast-json-stringify-compiler') as () => Factory<Serialize>)();
+        build ??= selector(externalSchemas, options);
+        return (fn ??= build(routeSchema))(doc);
+      };
+    };
+  };
+}
+
+/** `schemaController.compilersFactory` for Fastify(): the default compilers, each loaded and run at its first use */
+export function lazySchemaCompilers(): CompilersFactory {
+  // fastify's types describe Ajv's own signatures; at run time it calls these as typed above
+  return { buildValidator: lazyValidators(), buildSerializer: lazySerializers() } as unknown as CompilersFactory;
+}
