@@ -51,28 +51,13 @@ const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * pass the skew check. Leap seconds (:60) are refused: a JavaScript Date cannot hold one.
  */
 export function isRealTime(s: string): boolean {
-  // the canonical form nodes send (toISOString(), as in timeMs), read digit by digit: the regex
-  // and Date.parse below cost more than the rest of an event's validation (README "Benchmarks")
-  if (s.length === 24 && s.charCodeAt(23) === 90 /* Z */ && s.charCodeAt(10) === 84 /* T */ && s.charCodeAt(19) === 46 /* . */ && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58) {
-    const y = two(s, 0) * 100 + two(s, 2);
-    const mo = two(s, 5);
-    const d = two(s, 8);
-    const h = two(s, 11);
-    const mi = two(s, 14);
-    const sec = two(s, 17);
-    // a non-digit makes its field negative: the regex would not match
-    if (!(y >= 0 && mo >= 0 && d >= 0 && h >= 0 && mi >= 0 && sec >= 0 && two(s, 20) * 10 + digit(s, 22) >= 0)) return false;
-    const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-    const days = mo === 2 && leap ? 29 : (DAYS[mo - 1] ?? 0);
-    // years 0000–9999 are all within a Date's range: Date.parse would be finite
-    return d >= 1 && d <= days && h <= 23 && mi <= 59 && sec <= 59;
-  }
+  // the canonical form nodes send, read digit by digit: the regex and Date.parse below cost
+  // more than the rest of an event's validation (README "Benchmarks")
+  if (canonicalShape(s)) return !Number.isNaN(canonicalMs(s));
   const m = RFC3339.exec(s);
   if (!m) return false;
   const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
-  const leap = y! % 4 === 0 && (y! % 100 !== 0 || y! % 400 === 0);
-  const days = mo === 2 && leap ? 29 : (DAYS[mo! - 1] ?? 0);
-  if (d! < 1 || d! > days || h! > 23 || mi! > 59 || sec! > 59) return false;
+  if (mo! < 1 || mo! > 12 || d! < 1 || d! > daysInMonth(y!, mo!) || h! > 23 || mi! > 59 || sec! > 59) return false;
   if (m[7] !== undefined && (Number(m[7]) > 23 || Number(m[8]) > 59)) return false;
   return Number.isFinite(Date.parse(s));
 }
@@ -80,11 +65,22 @@ export function isRealTime(s: string): boolean {
 /**
  * Milliseconds of an RFC 3339 time. Nodes send the canonical form (`toISOString()`, 24
  * characters, UTC), read here digit by digit: Date.parse costs more than the rest of the
- * engine's work on an event. Anything else goes to Date.parse.
+ * engine's work on an event. Anything else, and out-of-range fields and month ends (never
+ * rolled over here), are Date.parse's to judge.
  */
 export function timeMs(s: string): number {
-  if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */ || s.charCodeAt(10) !== 84 /* T */ || s.charCodeAt(19) !== 46 /* . */) return Date.parse(s);
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return Date.parse(s);
+  if (!canonicalShape(s)) return Date.parse(s);
+  const ms = canonicalMs(s);
+  return Number.isNaN(ms) ? Date.parse(s) : ms;
+}
+
+/** the punctuation of `toISOString()`'s form: YYYY-MM-DDTHH:MM:SS.sssZ */
+function canonicalShape(s: string): boolean {
+  return s.length === 24 && s.charCodeAt(23) === 90 /* Z */ && s.charCodeAt(10) === 84 /* T */ && s.charCodeAt(19) === 46 /* . */ && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58;
+}
+
+/** milliseconds of a time of canonical shape; NaN unless every field is digits, in range and within its month */
+function canonicalMs(s: string): number {
   const y = two(s, 0) * 100 + two(s, 2);
   const mo = two(s, 5);
   const day = two(s, 8);
@@ -92,11 +88,15 @@ export function timeMs(s: string): number {
   const mi = two(s, 14);
   const sec = two(s, 17);
   const ms = two(s, 20) * 10 + digit(s, 22);
-  // a non-digit makes its field negative; out-of-range fields and month ends are Date.parse's
-  // to judge, never rolled over here
-  if (!(y >= 0 && mo >= 1 && mo <= 12 && day >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59 && ms >= 0)) return Date.parse(s);
-  if (day > 28 && day > (mo === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : DAYS[mo - 1]!)) return Date.parse(s);
+  // a non-digit makes its field negative; years 0000–9999 are all within a Date's range
+  if (!(y >= 0 && mo >= 1 && mo <= 12 && day >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59 && ms >= 0)) return NaN;
+  if (day > 28 && day > daysInMonth(y, mo)) return NaN;
   return ((daysFromCivil(y, mo, day) * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms;
+}
+
+/** days of month `mo` (1–12) of year `y`, Gregorian leap years */
+function daysInMonth(y: number, mo: number): number {
+  return mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : DAYS[mo - 1]!;
 }
 /** one decimal digit at `at`, or a value that makes any field it is part of negative */
 function digit(s: string, at: number): number {
