@@ -93,9 +93,4 @@ export class ClockSync {
     if (c) c.forgotten = true;
     this.#nodes.delete(key);
   }
-
-  /** hub − node clock offset of a boot in ms, undefined before any sample */
-  offset(key: string): number | undefined {
-    return this.#nodes.get(key)?.offset;
-  }
 }

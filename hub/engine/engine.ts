@@ -144,8 +144,8 @@ export class GreetEngine {
   #dropped = 0;
   readonly #committed: VisitMachine;
   readonly #nodes = new Map<string, NodeCounters>();
-  /** node → clock key of its latest boot, for /live */
-  readonly #latestClock = new Map<string, string>();
+  /** node → the clock of its latest boot, for /live */
+  readonly #latestClock = new Map<string, BootClock>();
   readonly #sources = new Map<string, SourceInfo>();
   readonly #recentSources: SourceInfo[] = [];
   #recentNext = 0;
@@ -205,8 +205,7 @@ export class GreetEngine {
 
   /** estimated hub − node clock offset of the node's latest boot, ms */
   clockOffset(node: string): number | undefined {
-    const key = this.#latestClock.get(node);
-    return key === undefined ? undefined : this.#clock.offset(key);
+    return this.#latestClock.get(node)?.offset;
   }
 
   /** Takes one validated event received at hub time `recvMs`. */
@@ -502,9 +501,7 @@ export class GreetEngine {
 
   /** a boot other than the source's last: keeps the node's latest MAX_BOOTS (by last event), with their clocks */
   #noteBoot(src: SourceInfo, bootid: string): BootClock {
-    const key = `${src.node}/${bootid}`;
     src.bootid = bootid;
-    this.#latestClock.set(src.node, key);
     const boots = src.counters.boots;
     let b = boots.get(bootid);
     if (b) {
@@ -520,7 +517,10 @@ export class GreetEngine {
       }
     }
     src.boot = b;
-    return (src.clock = this.#clock.clock(key));
+    const clock = this.#clock.clock(`${src.node}/${bootid}`);
+    // the latest boot is never the one forgotten above: its clock stays live while it is shown
+    this.#latestClock.set(src.node, clock);
+    return (src.clock = clock);
   }
 
   #setNow(ms: number): void {
