@@ -60,6 +60,16 @@ const fsyncDir = (dir: string): void => {
   }
 };
 
+/**
+ * JSON.stringify({ ...ev, recvtime }) without copying the event: recvtime goes last. An event
+ * that carries a recvtime of its own keeps it in its place, overwritten, as the copy would.
+ */
+export function withRecvtime(ev: GwEvent, recvtime: string): string {
+  if (Object.hasOwn(ev, 'recvtime')) return JSON.stringify({ ...ev, recvtime });
+  const json = JSON.stringify(ev);
+  return json === '{}' ? JSON.stringify({ recvtime }) : `${json.slice(0, -1)},"recvtime":${JSON.stringify(recvtime)}}`;
+}
+
 export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions = {}): TraceRecorder {
   fs.mkdirSync(dir, { recursive: true });
   const now = opts.now ?? Date.now;
@@ -177,11 +187,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
         isoDay = isoText.slice(0, 10);
         isoMs = recvMs;
       }
-      // the same text as JSON.stringify({ ...ev, recvtime }), without copying the event: recvtime
-      // goes last; an event that carries a recvtime of its own keeps it in its place, overwritten
-      const json = Object.hasOwn(ev, 'recvtime') ? '' : JSON.stringify(ev);
-      const line = json.length > 2 ? `${json.slice(0, -1)},"recvtime":"${isoText}"}\n` : `${JSON.stringify({ ...ev, recvtime: isoText })}\n`;
-      queue.push({ day: isoDay, line, done });
+      queue.push({ day: isoDay, line: `${withRecvtime(ev, isoText)}\n`, done });
       // the first event of a batch starts the write; later ones wait for it and go in the next
       if (!flushing) void flush(); // never rejects: failures are handed to each event's `done`
     },
