@@ -20,6 +20,23 @@ const remoteAddress = (client: Client): string | undefined => {
   return conn?.remoteAddress;
 };
 
+/**
+ * Why aedes refused a CONNECT (its CONNACK return code): the broker speaks MQTT 3.1 and 3.1.1
+ * only, so an MQTT 5 client gets code 1 (README "The contract, in our words").
+ */
+export function connectErrorReason(err: Error & { errorCode?: number }): { reason: string; message: string } | undefined {
+  switch (err.errorCode) {
+    case 1:
+      return { reason: 'protocol-version', message: 'connection refused: unsupported MQTT version (this broker speaks MQTT 3.1.1 and 3.1, not 5): set the client to MQTT 3.1.1' };
+    case 2:
+      return { reason: 'client-id-rejected', message: 'connection refused: client id rejected' };
+    case 6:
+      return { reason: 'keepalive', message: 'connection refused: keepalive must be between 1 and 300 s' };
+    default:
+      return undefined;
+  }
+}
+
 export type PublishGate = (client: Client | null, packet: PublishPacket, done: (err?: Error) => void) => void;
 
 export interface BrokerOptions {
@@ -137,6 +154,13 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
       });
       // a scan or a broken client makes these by the thousand: one line per address and error every 10 s
       b.on('clientError', (client, err) => logRefusal(`error:${remoteAddress(client) ?? ''}:${err.message}`, { client: client.id, address: remoteAddress(client), err: err.message }, 'client error'));
+      // aedes' own CONNECT checks refuse before any login is looked at: counted and logged as the logins are
+      b.on('connectionError', (client, err) => {
+        const reason = connectErrorReason(err);
+        if (!reason) return; // a socket that broke before its CONNECT: nothing was refused
+        ctx.metrics.refuseConnect(reason.reason);
+        logRefusal(`connect:${reason.reason}:${remoteAddress(client) ?? ''}`, { reason: reason.reason, address: remoteAddress(client), err: err.message }, reason.message);
+      });
       const guard = mqttGuard(opts.guard, (reason, address) => {
         ctx.metrics.refuseConnect(reason);
         logRefusal(`guard:${reason}:${address ?? ''}`, { reason, address }, 'connection dropped by the guard');

@@ -82,6 +82,17 @@ describe('broker access', () => {
     expect(Object.fromEntries(hub.ctx.metrics.refusedConnects)).toEqual({ 'no-credentials': 1, 'bad-credentials': 2 });
   });
 
+  it('refuses MQTT 5 and a keepalive it does not allow before looking at the login, and counts why', async () => {
+    const before = (r: string) => hub.ctx.metrics.refusedConnects.get(r) ?? 0;
+    const [v5, idle] = [before('protocol-version'), before('keepalive')];
+    // the broker speaks MQTT 3.1.1 and 3.1 (README "The contract, in our words"): CONNACK 1
+    expect(await refused({ ...loginAs(cfg, 'door'), protocolVersion: 5 })).not.toBe('connected');
+    await waitFor(() => before('protocol-version') === v5 + 1, 'MQTT 5 refusal counted');
+    // keepalive 0 (never) would let an idle socket stay for ever: CONNACK 6
+    expect(await refused({ ...loginAs(cfg, 'door'), keepalive: 0 })).not.toBe('connected');
+    await waitFor(() => before('keepalive') === idle + 1, 'keepalive refusal counted');
+  });
+
   it('a node publishes its own events and status, and nothing else', async () => {
     const door = await connect(loginAs(cfg, 'door'));
     await door.publishAsync(topics.events('acc', 'door'), event('door', 1), { qos: 1 });
