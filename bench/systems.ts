@@ -84,6 +84,8 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
         await hub.stop();
         throw err;
       }
+      /** the journal as /live last said: its commit times are the disk's, which every PUBACK waits for */
+      let journal: LiveSnapshot['journal'];
       return {
         mqttPort,
         pids: () => (hub.child.exitCode === null ? [hub.pid] : []),
@@ -92,11 +94,21 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
           // the trace journal: events made durable and handed to the engine
           const res = await fetch(`${http}/api/stores/${STORE}/live`, { headers: apiAuth, signal: AbortSignal.timeout(20_000) });
           const snap = (await res.json()) as LiveSnapshot;
+          journal = snap.journal;
           return snap.journal?.written ?? 0;
         },
         ackIsLanded: true,
         screen: (seen) => sseScreen(`${http}/api/stores/${STORE}/stream`, seen, apiAuth),
-        notes: () => (hub.child.exitCode !== null ? [`hub exited: ${hub.tail(3)}`] : []),
+        notes: () => {
+          const c = journal?.commits;
+          const r = journal?.commitMs;
+          return [
+            ...(c && c.meanMs !== null && r
+              ? [`journal: ${c.count.toLocaleString('en-US')} commits (write + fdatasync), mean ${c.meanMs.toFixed(2)} ms, slowest ${c.maxMs.toFixed(1)} ms; the last ≤ 1,024: p50 ${r.p50.toFixed(2)}, p99 ${r.p99.toFixed(2)} ms`]
+              : []),
+            ...(hub.child.exitCode !== null ? [`hub exited: ${hub.tail(3)}`] : []),
+          ];
+        },
         stop: () => hub.stop(),
       };
     },

@@ -158,8 +158,20 @@ export const LiveSnapshot = Type.Object({
     /** the last failure while down */
     lastError: Type.Optional(Type.String()),
   }),
-  /** the hub's trace journal: events made durable, and writes that failed (those were not acknowledged) */
-  journal: Type.Optional(Type.Object({ written: Type.Integer(), failed: Type.Integer(), lastError: Type.Union([Type.String(), Type.Null()]) })),
+  /**
+   * the hub's trace journal: events made durable, writes that failed (those were not acknowledged),
+   * and how long its commits (write and fdatasync) took over the last 1024: what every PUBACK waits for
+   */
+  journal: Type.Optional(
+    Type.Object({
+      written: Type.Integer(),
+      failed: Type.Integer(),
+      lastError: Type.Union([Type.String(), Type.Null()]),
+      commitMs: Type.Optional(Type.Union([Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() }), Type.Null()])),
+      /** commits since the start, their mean and their slowest, in ms */
+      commits: Type.Optional(Type.Object({ count: Type.Integer(), meanMs: Type.Union([Type.Number(), Type.Null()]), maxMs: Type.Number() })),
+    }),
+  ),
   /** staff id → name, for those the store file names (`byStaff` is keyed by id) */
   staffNames: Type.Optional(Type.Record(Type.String(), Type.String())),
 });

@@ -177,7 +177,9 @@ function renderHistory(s: LiveSnapshot): void {
   setText('history-spool', hs.enabled ? `${count(hs.spool)} ${hs.spool === 1 ? 'point' : 'points'} in the spool` : NONE);
   setText('history-detail', hs.detail);
   const j = s.journal;
-  setText('journal', j ? `${count(j.written)} ${j.written === 1 ? 'event' : 'events'} written${j.failed ? `, ${count(j.failed)} failed${j.lastError ? ` (${j.lastError})` : ''}` : ''}` : NONE);
+  // the commit time is the disk's (write + fdatasync): every acknowledgement waits for it (README "Benchmarks")
+  const commit = j?.commitMs ? ` · commits ${j.commitMs.p50.toFixed(1)} ms typical, ${j.commitMs.p99.toFixed(1)} ms p99` : '';
+  setText('journal', j ? `${count(j.written)} ${j.written === 1 ? 'event' : 'events'} written${commit}${j.failed ? `, ${count(j.failed)} failed${j.lastError ? ` (${j.lastError})` : ''}` : ''}` : NONE);
 
   // installer's notes: they belong here, not on the floor screen
   const help = byId('history-help');

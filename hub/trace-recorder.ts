@@ -34,7 +34,19 @@ export interface TraceStats {
   lastError: string | null;
   /** events waiting for the next commit */
   queued: number;
+  /**
+   * how long the last commits took (write and fdatasync, in ms), over up to the last
+   * COMMIT_WINDOW of them: what bounds the PUBACK (README "Benchmarks"); null before the first
+   */
+  commitMs: { p50: number; p99: number; max: number } | null;
+  /** all commits' time together, in ms (with `commits`: the mean over any period) */
+  commitMsTotal: number;
+  /** the slowest commit since the start, in ms */
+  commitMsMax: number;
 }
+
+/** commits whose durations stats() reads: a few seconds under load, hours on a quiet store */
+const COMMIT_WINDOW = 1024;
 
 export interface TraceOptions {
   /** trace files older than this many days are deleted when a new day's file opens (0 = keep all) */
@@ -70,6 +82,15 @@ export function withRecvtime(ev: GwEvent, recvtime: string): string {
   return json === '{}' ? JSON.stringify({ recvtime }) : `${json.slice(0, -1)},"recvtime":${JSON.stringify(recvtime)}}`;
 }
 
+/** p50, p99 and max of the ring's first min(commits, its length) durations */
+function commitFigures(ring: Float64Array, commits: number): TraceStats['commitMs'] {
+  const n = Math.min(commits, ring.length);
+  if (n === 0) return null;
+  const d = ring.slice(0, n).sort();
+  const at = (q: number) => d[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
+  return { p50: at(0.5), p99: at(0.99), max: d[n - 1]! };
+}
+
 export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions = {}): TraceRecorder {
   fs.mkdirSync(dir, { recursive: true });
   const now = opts.now ?? Date.now;
@@ -80,7 +101,9 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   /** bytes in the open day's file that are whole, durable lines */
   let size = 0;
   let closed = false;
-  const stats = { written: 0, commits: 0, failed: 0, lastError: null as string | null };
+  const stats = { written: 0, commits: 0, failed: 0, lastError: null as string | null, commitMsTotal: 0, commitMsMax: 0 };
+  /** the durations of the last COMMIT_WINDOW commits, a ring */
+  const commitMs = new Float64Array(COMMIT_WINDOW);
   const fileOf = (d: string) => path.join(dir, `${store}-${d}.jsonl`);
 
   const files = (): string[] =>
@@ -149,9 +172,14 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   const flush = (): Promise<void> => {
     const batch = queue;
     queue = [];
+    const started = performance.now();
     const run = commit(batch).then(
       () => {
+        const ms = performance.now() - started;
+        commitMs[stats.commits % COMMIT_WINDOW] = ms;
         stats.commits++;
+        stats.commitMsTotal += ms;
+        if (ms > stats.commitMsMax) stats.commitMsMax = ms;
         stats.written += batch.length;
         for (const p of batch) p.done();
       },
@@ -192,7 +220,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       if (!flushing) void flush(); // never rejects: failures are handed to each event's `done`
     },
     files,
-    stats: () => ({ ...stats, queued: queue.length }),
+    stats: () => ({ ...stats, queued: queue.length, commitMs: commitFigures(commitMs, stats.commits) }),
     async close() {
       closed = true;
       while (flushing) await flushing;

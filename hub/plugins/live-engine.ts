@@ -436,6 +436,17 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         return { enabled: ctx.store.persistent, detail: ctx.store.detail, state: h.state, spool: h.spool, ...(h.lastError !== undefined ? { lastError: h.lastError } : {}) };
       };
 
+      const journalState = (): LiveSnapshot['journal'] => {
+        const j = ctx.recorder.stats();
+        return {
+          written: j.written,
+          failed: ctx.metrics.traceFailures,
+          lastError: ctx.metrics.lastTraceError,
+          commitMs: j.commitMs,
+          commits: { count: j.commits, meanMs: j.commits ? j.commitMsTotal / j.commits : null, maxMs: j.commitMsMax },
+        };
+      };
+
       const build = (now: number): LiveSnapshot => {
         const lv = liveView(now);
         return {
@@ -446,7 +457,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           today: todayReport(lv, now),
           nodes: nodesHealth(),
           history: historyState(),
-          journal: { written: ctx.recorder.stats().written, failed: ctx.metrics.traceFailures, lastError: ctx.metrics.lastTraceError },
+          journal: journalState(),
           staffNames: staffNames(cfgNow()),
         };
       };

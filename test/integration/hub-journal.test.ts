@@ -136,6 +136,12 @@ describe('trace files', () => {
     const s = r.stats();
     expect(s.written).toBe(200);
     expect(s.commits).toBe(2); // grouped: the first write alone, the 199 that came meanwhile in one more
+    // each commit timed (write + fdatasync): the slower of the two is the max
+    expect(s.commitMs).not.toBeNull();
+    expect(s.commitMs!.p50).toBeGreaterThan(0);
+    expect(s.commitMs!.p50 <= s.commitMs!.p99 && s.commitMs!.p99 === s.commitMs!.max).toBe(true);
+    expect(s.commitMsMax).toBe(s.commitMs!.max);
+    expect(s.commitMsTotal).toBeCloseTo(s.commitMs!.p50 + s.commitMs!.max, 9);
     const lines = fs.readFileSync(r.files()[0]!, 'utf8').trim().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as GwEvent).seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     await r.close();

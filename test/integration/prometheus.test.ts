@@ -243,6 +243,16 @@ describe('GET /metrics', () => {
     expect(value(families, 'greetwatch_mqtt_connects_refused_total', { reason: 'bad-credentials' })).toBe(1);
     expect(value(families, 'greetwatch_journal_events_written_total')).toBe(hub.ctx.recorder.stats().written);
     expect(value(families, 'greetwatch_journal_write_failures_total')).toBe(0);
+    // the journal's commits and their times (write + fdatasync), as the recorder keeps them
+    const js = hub.ctx.recorder.stats();
+    expect(js.written).toBeGreaterThan(0);
+    expect(value(families, 'greetwatch_journal_commits_total')).toBe(js.commits);
+    const q = (quantile: string) => value(families, 'greetwatch_journal_commit_seconds', { quantile });
+    expect(q('0.5')).toBe(js.commitMs!.p50 / 1000);
+    expect(q('1')).toBe(js.commitMs!.max / 1000);
+    expect(q('0.5')! > 0 && q('0.5')! <= q('0.99')! && q('0.99')! <= q('1')!).toBe(true);
+    expect(value(families, 'greetwatch_journal_commit_seconds_total')).toBe(js.commitMsTotal / 1000);
+    expect(js.commitMsTotal).toBeGreaterThanOrEqual(js.commitMsMax);
 
     // latency: by route pattern and status class, never by URL; the hijacked stream is not timed
     const http = families.get('greetwatch_http_request_duration_seconds')!;
