@@ -105,7 +105,7 @@ export function alertsPlugin(opts: { retryMs?: number } = {}): HubPlugin {
         const after = ctx.config.integrations.alerts.escalateAfterS;
         const t = ctx.clock.now();
         // a party the waiting list no longer holds is forgotten even if its `gone` was missed: bounded by the list
-        const open = ctx.runtime.live?.snapshot().open;
+        const open = ctx.runtime.live?.open();
         if (open && open.length < parties.size) {
           const ids = new Set(open.map((p) => p.party));
           for (const id of [...parties.keys()]) if (!ids.has(id)) parties.delete(id);

@@ -56,7 +56,7 @@ export function historyPlugin(): HubPlugin {
         const live = c.runtime.live;
         if (!live || !c.store.persistent) return;
         const t = c.clock.now();
-        for (const health of live.snapshot().nodes) records.push({ kind: 'health', store, health, t });
+        for (const health of live.nodes()) records.push({ kind: 'health', store, health, t });
         soon();
       };
       sampler = setInterval(sample, c.config.hub.influx.healthEveryS * 1000);

@@ -26,6 +26,10 @@ import { rateLimitedLog } from '../rate-limited-log.ts';
 export interface LiveEngineApi {
   readonly tz: TimeZone;
   snapshot(): LiveSnapshot;
+  /** the waiting list as last pushed to screens (live:delta): what a snapshot's `open` was then, without building one */
+  open(): readonly OpenParty[];
+  /** node health as a snapshot would show it now, without building one */
+  nodes(): NodeHealth[];
   /** report for [from, to): final visits from the store and memory, plus the live view */
   report(fromMs: number, toMs: number): Promise<Report>;
 }
@@ -474,6 +478,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       };
 
       /** compares the waiting list with what was last pushed; pushes the difference. Returns the open parties. */
+      let lastOpen: readonly OpenParty[] = [];
       const pushChanges = (now: number): OpenParty[] => {
         const lv = liveView(now);
         const open = lv.waiting.map((p) => openParty(p, now));
@@ -486,6 +491,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         }
         for (const party of shown.keys()) if (!next.has(party)) changes.push(goneChange(party, lv));
         shown = next;
+        lastOpen = open;
         if (changes.length) ctx.bus.emit('live:delta', { delta: { store, now: new Date(now).toISOString(), seq: ++deltaSeq, changes } });
         return open;
       };
@@ -551,6 +557,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           return eng.tz;
         },
         snapshot: () => (snapshot ??= build(ctx.clock.now())),
+        open: () => lastOpen,
+        nodes: nodesHealth,
         async report(fromMs, toMs) {
           let stored: Visit[] = [];
           const warnings: string[] = [];

@@ -74,5 +74,12 @@ describe('waiting-list changes', () => {
     expect(changes.find((x) => x.kind === 'gone' && x.party === 'door/e3')).toEqual({ kind: 'gone', party: 'door/e3', reason: 'withdrawn' });
     const e2 = changes.find((x) => x.kind === 'open' && x.party.party === 'door/e2');
     expect(e2).toMatchObject({ kind: 'open', party: { party: 'door/e2', size: 2 } });
+    // the list as last pushed (what alerts read without building a snapshot) is the snapshot's
+    const live = hub!.ctx.runtime.live!;
+    await waitFor(() => live.open().length === 1, 'one party pushed');
+    const pick = (ps: readonly { party: string; size: number; entryTime: string }[]) => ps.map((p) => [p.party, p.size, p.entryTime]);
+    expect(pick(live.open())).toEqual(pick(live.snapshot().open));
+    expect(pick(live.open())).toEqual([['door/e2', 2, e2!.kind === 'open' ? e2!.party.entryTime : '']]);
+    expect(live.nodes()).toEqual(live.snapshot().nodes);
   });
 });
