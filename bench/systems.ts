@@ -30,6 +30,11 @@ export interface Running {
   ackIsLanded: boolean;
   /** connects a screen; `seen(party)` for each party (`<node>/<entry id>`) as it shows */
   screen?(seen: (party: string) => void): Promise<Screen>;
+  /**
+   * parties the system opened (as of the last landed()): an entry within groupWindowS of the one
+   * before (after clock correction) joins that party and shows as it, not as one of its own
+   */
+  parties?(): number | undefined;
   /** anything the run should mention (e.g. dropped messages) */
   notes(): string[];
   stop(): Promise<void>;
@@ -51,7 +56,8 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
       const httpPort = await freePort();
       const raw = {
         store: { id: STORE, timezone: 'UTC' },
-        // entries of the steady load are ≥ 5 ms apart: each opens a party of its own, so each can be timed to the screen
+        // entries of the steady load are ≥ 5 ms apart: each opens a party of its own, so each can be timed to the
+        // screen, unless two nodes' clock corrections bring two within 2 ms (counted apart: Running.parties)
         rules: { groupWindowS: 0.002 },
         staff: [{ id: 'anna' }],
         nodes: nodes.map((id) => ({ id })),
@@ -86,6 +92,7 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
       }
       /** the journal as /live last said: its commit times are the disk's, which every PUBACK waits for */
       let journal: LiveSnapshot['journal'];
+      let parties: number | undefined;
       return {
         mqttPort,
         pids: () => (hub.child.exitCode === null ? [hub.pid] : []),
@@ -95,9 +102,11 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
           const res = await fetch(`${http}/api/stores/${STORE}/live`, { headers: apiAuth, signal: AbortSignal.timeout(20_000) });
           const snap = (await res.json()) as LiveSnapshot;
           journal = snap.journal;
+          parties = snap.today.visits + snap.today.pending;
           return snap.journal?.written ?? 0;
         },
         ackIsLanded: true,
+        parties: () => parties,
         screen: (seen) => sseScreen(`${http}/api/stores/${STORE}/stream`, seen, apiAuth),
         notes: () => {
           const c = journal?.commits;
