@@ -24,7 +24,7 @@ const remoteAddress = (client: Client): string | undefined => {
  * Why aedes refused a CONNECT (its CONNACK return code): the broker speaks MQTT 3.1 and 3.1.1
  * only, so an MQTT 5 client gets code 1 (README "The contract, in our words").
  */
-export function connectErrorReason(err: Error & { errorCode?: number }): { reason: string; message: string } | undefined {
+function connectErrorReason(err: Error & { errorCode?: number }): { reason: string; message: string } | undefined {
   switch (err.errorCode) {
     case 1:
       return { reason: 'protocol-version', message: 'connection refused: unsupported MQTT version (this broker speaks MQTT 3.1.1 and 3.1, not 5): set the client to MQTT 3.1.1' };

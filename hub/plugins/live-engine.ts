@@ -477,8 +477,9 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         return { kind: 'gone', party, reason: 'withdrawn' };
       };
 
-      /** compares the waiting list with what was last pushed; pushes the difference. Returns the open parties. */
+      /** the waiting list as last pushed (LiveEngineApi.open) */
       let lastOpen: readonly OpenParty[] = [];
+      /** compares the waiting list with what was last pushed; pushes the difference. Returns the open parties. */
       const pushChanges = (now: number): OpenParty[] => {
         const lv = liveView(now);
         const open = lv.waiting.map((p) => openParty(p, now));
