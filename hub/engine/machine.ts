@@ -175,7 +175,10 @@ export class VisitMachine {
     const c = new VisitMachine(this.#opts);
     c.#now = this.#now;
     c.#seq = this.#seq;
-    c.#parties = new Map([...this.#parties].map(([k, p]) => [k, { ...p }]));
+    // forEach: no entry arrays (a live checkpoint clones every few hundred events)
+    const parties = new Map<string, Party>();
+    this.#parties.forEach((p, k) => parties.set(k, { ...p }));
+    c.#parties = parties;
     c.#timers = this.#timers.clone();
     c.#lastInT = this.#lastInT;
     c.#lastInParty = this.#lastInParty;
