@@ -23,6 +23,9 @@
 //   (h) history: a year of one store's visits through the real InfluxDB store into a real influxd:
 //       write points/s, weekly and year reports from raw and from rollups (p50/p95 ms), disk per
 //       visit and the 1,000-store arithmetic (bench/history.ts; --quick: 8 weeks; --no-history skips)
+//   (i) what-if replay of a chain with the built CLI (`greetwatch replay <folder> --rules … --stats`):
+//       4 simulated stores × 90 days, one worker and one per core, events/s and a year of twenty
+//       stores at that rate (bench/chain-replay.ts; --quick: 14 days, one round; --no-chain skips)
 // Prints a table, then the figures as JSON (to stdout, or to the --json file).
 
 import { spawnSync } from 'node:child_process';
@@ -45,6 +48,7 @@ import { compareTable, runCompare } from './compare.ts';
 import { measureHubIngest } from './hub-ingest.ts';
 import { measureLiveTick, type LiveTickFigures } from './engine-live.ts';
 import { historyTables, measureHistory } from './history.ts';
+import { chainReplayTable, measureChainReplay } from './chain-replay.ts';
 import { runCleanups, stopOnInterrupt } from './procs.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,6 +66,7 @@ const { values: args } = parseArgs({
     burst: { type: 'string' },
     'peer-tuned': { type: 'boolean' },
     'no-history': { type: 'boolean' },
+    'no-chain': { type: 'boolean' },
   },
 });
 const QUICK = args.quick === true;
@@ -491,10 +496,13 @@ async function sectionsAtoF(): Promise<void> {
 
 try {
   if (!COMPARE_ONLY) await sectionsAtoF();
-  if (args['no-compare'] !== true) {
-    // the hub under test runs from dist/ (as in a store); a stale build would measure the tsx fallback
+  // the hub and the CLI under test run from dist/ (as in a store); a stale build would measure the tsx fallback
+  const ensureBuilt = () => {
     const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--if-needed'], { stdio: 'inherit' });
-    if (built.status !== 0) throw new Error('npm run build failed: the comparison needs the built hub');
+    if (built.status !== 0) throw new Error('npm run build failed: the comparison and the chain replay need the built hub');
+  };
+  if (args['no-compare'] !== true) {
+    ensureBuilt();
     const steadySeconds = Number(args['steady-seconds'] ?? (QUICK ? 20 : 180));
     const cmp = await runCompare({
       quick: QUICK,
@@ -521,6 +529,14 @@ try {
         table(t.title, t.head, t.rows);
         for (const n of t.notes) out.push(`  - ${n}`);
       }
+  }
+  if (!COMPARE_ONLY && args['no-chain'] !== true) {
+    ensureBuilt();
+    const chain = measureChainReplay({ quick: QUICK, say: (line) => process.stderr.write(line + '\n') });
+    report.chainReplay = chain;
+    const t = chainReplayTable(chain);
+    table(t.title, t.head, t.rows);
+    for (const n of t.notes) out.push(`  - ${n}`);
   }
 } finally {
   await runCleanups();
