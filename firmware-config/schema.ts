@@ -24,6 +24,10 @@ export const Rules = Type.Object(
     expireS: S(600, 'a party still ungreeted after this long closes as missed'),
     reorderS: S(120, 'events may arrive up to this late; results do not depend on order within it'),
     maxSkewS: S(86400, 'an event whose time is further than this from the hub clock is rejected (CONTRACT.md "Event envelope")'),
+    clockConfirmS: S(
+      0,
+      'a clock sample more than this below a node\'s current offset estimate counts only once a second one agrees: one event dated ahead cannot shift the offset (0 = the plain minimum) (README "Order, duplicates and clocks")',
+    ),
     clockFlagMs: S(2000, 'a node whose clock offset exceeds this is flagged in /live (README "Order, duplicates and clocks")'),
   },
   { additionalProperties: false, default: {} },

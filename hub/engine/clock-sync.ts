@@ -8,6 +8,10 @@
 // before it. Only events feed it (not `status`), so replaying a recorded trace
 // finds the same offsets as the live hub did. Keyed by node boot. A monotonic
 // deque keeps it O(1) amortised.
+// With `rules.clockConfirmS` > 0 (README "Order, duplicates and clocks"), a sample more than
+// that below the current minimum is held apart until a second one agrees with it (within the
+// same margin, inside the window's 15 min): one event dated ahead, yet within maxSkewS, then
+// cannot shift the node's offset (CONTRACT.md "Event envelope"). 0 keeps the plain minimum.
 
 /** One boot's estimate. The engine holds it per source, so an event costs no lookup by key. */
 export class BootClock {
@@ -23,9 +27,15 @@ export class BootClock {
   /** dropped by ClockSync.forget: whoever still holds it asks for a fresh one */
   forgotten = false;
 
-  constructor(windowMs: number, windowCount: number) {
+  readonly #confirmMs: number;
+  /** a sample far below the minimum, waiting for a second one to agree (confirmMs > 0) */
+  #suspectLag = NaN;
+  #suspectRecv = NaN;
+
+  constructor(windowMs: number, windowCount: number, confirmMs = 0) {
     this.#windowMs = windowMs;
     this.#windowCount = windowCount;
+    this.#confirmMs = confirmMs;
   }
 
   observe(nodeMs: number, recvMs: number): void {
@@ -33,6 +43,29 @@ export class BootClock {
     const recv = Math.max(recvMs, this.#lastRecv);
     this.#lastRecv = recv;
     const lag = recvMs - nodeMs;
+    if (this.#confirmMs > 0 && this.#outlier(lag, recv)) return;
+    this.#push(lag, recv);
+  }
+
+  /** held apart (true), or let in with the earlier one it confirms (false) */
+  #outlier(lag: number, recv: number): boolean {
+    const cur = this.offset;
+    // the first sample of a boot has nothing to be judged against
+    if (cur === undefined || lag >= cur - this.#confirmMs) return false;
+    const agrees = recv - this.#suspectRecv <= this.#windowMs && Math.abs(lag - this.#suspectLag) <= this.#confirmMs;
+    if (!agrees) {
+      this.#suspectLag = lag;
+      this.#suspectRecv = recv;
+      return true;
+    }
+    // two samples agree: the clock did move (a step of NTP, a new RTC), and both enter the window
+    this.#push(this.#suspectLag, this.#suspectRecv);
+    this.#suspectLag = NaN;
+    this.#suspectRecv = NaN;
+    return false;
+  }
+
+  #push(lag: number, recv: number): void {
     const lags = this.#lag;
     while (lags.length > this.#head && lags[lags.length - 1]! >= lag) {
       lags.pop();
@@ -72,16 +105,19 @@ export class ClockSync {
   readonly #windowCount: number;
   readonly #nodes = new Map<string, BootClock>();
 
-  constructor(windowMs = 15 * 60_000, windowCount = 512) {
+  readonly #confirmMs: number;
+
+  constructor(windowMs = 15 * 60_000, windowCount = 512, confirmMs = 0) {
     this.#windowMs = windowMs;
     this.#windowCount = windowCount;
+    this.#confirmMs = confirmMs;
   }
 
   /** the estimate of one boot (`node/bootid`), made at its first sample */
   clock(key: string): BootClock {
     let c = this.#nodes.get(key);
     if (!c) {
-      c = new BootClock(this.#windowMs, this.#windowCount);
+      c = new BootClock(this.#windowMs, this.#windowCount, this.#confirmMs);
       this.#nodes.set(key, c);
     }
     return c;

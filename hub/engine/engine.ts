@@ -170,7 +170,7 @@ export class GreetEngine {
     this.rules = opts.rules;
     this.tz = new TimeZone(opts.timezone ?? 'UTC');
     this.#buttonStaff = opts.buttonStaff ?? new Map();
-    this.#clock = new ClockSync(opts.clockWindowMs);
+    this.#clock = new ClockSync(opts.clockWindowMs, undefined, (opts.rules.clockConfirmS ?? 0) * 1000);
     this.#dedupeWindowMs = opts.dedupeWindowMs ?? 2 * (opts.rules.maxSkewS ?? 86_400) * 1000;
     this.#checkpointEvery = Math.max(1, opts.liveCheckpointEvery ?? 256);
     this.#committed = new VisitMachine({ rules: opts.rules, isOpen: openingHoursCheck(opts.openingHours, this.tz) });
