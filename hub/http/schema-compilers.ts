@@ -21,17 +21,28 @@ type Factory<F> = (externalSchemas: unknown, options: unknown) => (routeSchema: 
 // resolved from fastify: they are its dependencies, in the versions it was tested with
 const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
 
-function lazyValidators(): Factory<Validate> {
-  let selector: Factory<Validate> | undefined;
+/** (shared schemas, options) → (route schema) → the route's compiled function, compiled at its first ask */
+function lazyFactory<F>(module: string): Factory<() => F> {
+  let selector: Factory<F> | undefined;
   return (externalSchemas, options) => {
-    let build: ((routeSchema: unknown) => Validate) | undefined;
+    let build: ((routeSchema: unknown) => F) | undefined;
     return (routeSchema) => {
-      let fn: Validate | undefined;
-      const compiled = (): Validate => {
-        selector ??= (fromFastify('@fastify/ajv-compiler') as () => Factory<Validate>)();
+      let fn: F | undefined;
+      return () => {
+        selector ??= (fromFastify(module) as () => Factory<F>)();
         build ??= selector(externalSchemas, options);
         return (fn ??= build(routeSchema));
       };
+    };
+  };
+}
+
+function lazyValidators(): Factory<Validate> {
+  const later = lazyFactory<Validate>('@fastify/ajv-compiler');
+  return (externalSchemas, options) => {
+    const forRoute = later(externalSchemas, options);
+    return (routeSchema) => {
+      const compiled = forRoute(routeSchema);
       const validate: Validate = (data, dataCxt) => compiled()(data, dataCxt);
       // read by fastify around each call: they are the compiled function's own
       Object.defineProperties(validate, {
@@ -44,16 +55,12 @@ function lazyValidators(): Factory<Validate> {
 }
 
 function lazySerializers(): Factory<Serialize> {
-  let selector: Factory<Serialize> | undefined;
+  const later = lazyFactory<Serialize>('@fastify/fast-json-stringify-compiler');
   return (externalSchemas, options) => {
-    let build: ((routeSchema: unknown) => Serialize) | undefined;
+    const forRoute = later(externalSchemas, options);
     return (routeSchema) => {
-      let fn: Serialize | undefined;
-      return (doc) => {
-        selector ??= (fromFastify('@fastify/fast-json-stringify-compiler') as () => Factory<Serialize>)();
-        build ??= selector(externalSchemas, options);
-        return (fn ??= build(routeSchema))(doc);
-      };
+      const compiled = forRoute(routeSchema);
+      return (doc) => compiled()(doc);
     };
   };
 }
