@@ -104,6 +104,8 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   const stats = { written: 0, commits: 0, failed: 0, lastError: null as string | null, commitMsTotal: 0, commitMsMax: 0 };
   /** the durations of the last COMMIT_WINDOW commits, a ring */
   const commitMs = new Float64Array(COMMIT_WINDOW);
+  let figures: TraceStats['commitMs'] = null;
+  let figuresAt = 0;
   const fileOf = (d: string) => path.join(dir, `${store}-${d}.jsonl`);
 
   const files = (): string[] =>
@@ -220,7 +222,14 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       if (!flushing) void flush(); // never rejects: failures are handed to each event's `done`
     },
     files,
-    stats: () => ({ ...stats, queued: queue.length, commitMs: commitFigures(commitMs, stats.commits) }),
+    stats: () => {
+      // sorted once per commit, not at every read (a scrape reads the stats four times)
+      if (figuresAt !== stats.commits) {
+        figures = commitFigures(commitMs, stats.commits);
+        figuresAt = stats.commits;
+      }
+      return { ...stats, queued: queue.length, commitMs: figures };
+    },
     async close() {
       closed = true;
       while (flushing) await flushing;
