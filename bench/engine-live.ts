@@ -9,6 +9,7 @@ import type { GwEvent } from '../contract/index.ts';
 import { sourceOf } from '../contract/index.ts';
 import { GreetEngine } from '../hub/engine/engine.ts';
 import type { Rules } from '../firmware-config/schema.ts';
+import { ulidAt } from '../scripts/store-sim.ts';
 
 export interface LiveTickFigures {
   buffered: number;
@@ -39,7 +40,7 @@ function* events(store: string, nodes: number, t0: number, rate: number): Genera
     const sent = t0 + (i * 1000) / rate;
     const time = new Date(Math.round(sent - rnd() * 4)).toISOString(); // a few ms of jitter
     const r = rnd();
-    const base = { specversion: '1.0' as const, id: `b${i}`, source: sourceOf(store, `n${node}`), time, bootid: 'boot', seq: ++seqs[node]! };
+    const base = { specversion: '1.0' as const, id: ulidAt(sent, rnd), source: sourceOf(store, `n${node}`), time, bootid: 'boot', seq: ++seqs[node]! };
     const ev: GwEvent =
       r < 0.4
         ? { ...base, type: 'greetwatch.entry.v1', data: { sensor: 'beam', direction: r < 0.25 ? 'in' : 'out' } }

@@ -98,9 +98,11 @@ const settle = () => {
   if (!gc) return;
   for (let i = 0; i < 3; i++) gc();
 };
+/** the heap and the typed arrays' stores (de-duplication's ULIDs live there, off the heap) */
 const heapUsed = () => {
   settle();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 };
 
 // ---------------------------------------------------------------------------

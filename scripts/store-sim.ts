@@ -683,13 +683,18 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** A ULID (as edge nodes use for `id`) from a time and the id stream. */
 function ulid(ms: number, d: Draw): string {
+  return ulidAt(ms, () => d.next());
+}
+
+/** A canonical ULID of time `ms`, its 80 random bits from `rand` (deterministic, unlike the ulid package). */
+export function ulidAt(ms: number, rand: Rng): string {
   let time = '';
   let t = Math.max(0, Math.floor(ms));
   for (let i = 0; i < 10; i++) {
     time = CROCKFORD[t % 32]! + time;
     t = Math.floor(t / 32);
   }
-  let rand = '';
-  for (let i = 0; i < 16; i++) rand += CROCKFORD[Math.floor(d.next() * 32)]!;
-  return time + rand;
+  let random = '';
+  for (let i = 0; i < 16; i++) random += CROCKFORD[Math.floor(rand() * 32)]!;
+  return time + random;
 }

@@ -4,6 +4,7 @@ import type { OpeningHours, Rules } from '../../firmware-config/schema.ts';
 import { ClockSync, type BootClock } from './clock-sync.ts';
 import { VisitMachine, type ClosedVisit, type Ending, type MachineInput, type Party } from './machine.ts';
 import { openingHoursCheck } from './opening-hours.ts';
+import { SeenIds } from './seen-ids.ts';
 import { TimeZone } from './tz.ts';
 
 // The engine pipeline, pure and synchronous: de-duplication on (source, id), node
@@ -68,12 +69,8 @@ interface SourceInfo {
   bootid: string | undefined;
   boot: { max: number; seen: number } | undefined;
   clock: BootClock | undefined;
-  /** de-duplication: the ids of the last dedupeWindowMs of events */
-  seen: Set<string>;
-  /** the same ids in arrival order from `seenHead` on, with their receive minutes: what to forget next */
-  seenIds: string[];
-  seenMinutes: number[];
-  seenHead: number;
+  /** de-duplication: the ids of the last dedupeWindowMs of events, with their receive minutes */
+  seen: SeenIds;
 }
 
 const EMPTY_FINAL: FinalOutput = Object.freeze({ visits: [], orphans: [] });
@@ -221,17 +218,11 @@ export class GreetEngine {
     const sentMs = ev.senttime !== undefined ? timeMs(ev.senttime) : nodeMs;
     clock.observe(Number.isFinite(sentMs) ? sentMs : nodeMs, recvMs);
     // (source, id) is the key (CONTRACT.md); each source holds its ids
-    const seen = src.seen;
-    const held = seen.size;
-    seen.add(ev.id);
-    if (seen.size === held) {
+    if (!src.seen.add(ev.id, Math.floor(recvMs / 60_000))) {
       this.#setNow(recvMs);
       counters.duplicates++;
       return 'duplicate';
     }
-    src.seenIds.push(ev.id);
-    // the receive minute: a small integer, stored unboxed
-    src.seenMinutes.push(Math.floor(recvMs / 60_000));
     this.#seenCount++;
     if (++this.#seenSincePrune >= 4096) this.#pruneSeen(recvMs);
     counters.events++;
@@ -484,7 +475,7 @@ export class GreetEngine {
     if (info) return this.#remember(info);
     const p = parseSource(source);
     const node = p?.node ?? source;
-    info = { source, node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, boot: undefined, clock: undefined, seen: new Set(), seenIds: [], seenMinutes: [], seenHead: 0 };
+    info = { source, node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, boot: undefined, clock: undefined, seen: new SeenIds() };
     this.#sources.set(source, info);
     return this.#remember(info);
   }
@@ -575,20 +566,7 @@ export class GreetEngine {
   #pruneSeen(recvMs: number): void {
     this.#seenSincePrune = 0;
     const cutoff = Math.floor((recvMs - this.#dedupeWindowMs) / 60_000);
-    for (const src of this.#sources.values()) {
-      const ids = src.seenIds;
-      const minutes = src.seenMinutes;
-      let h = src.seenHead;
-      while (h < ids.length && minutes[h]! < cutoff) src.seen.delete(ids[h++]!);
-      this.#seenCount -= h - src.seenHead;
-      // drop the forgotten front once it is most of the queue (amortised O(1) per event)
-      if (h > 1024 && h * 2 > ids.length) {
-        src.seenIds = ids.slice(h);
-        src.seenMinutes = minutes.slice(h);
-        h = 0;
-      }
-      src.seenHead = h;
-    }
+    for (const src of this.#sources.values()) this.#seenCount -= src.seen.forgetBefore(cutoff);
   }
 }
 
