@@ -1,7 +1,10 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { parse as parseYaml } from 'yaml';
 import { ErrorCodes, GwError, parseSource, type ErrorCode, type Report, type Visit } from '../contract/index.ts';
 import { ConfigError, formatPath, parseConfig, parseYamlAs, resolveConfig, type ResolvedConfig } from '../firmware-config/load.ts';
@@ -11,7 +14,6 @@ import { buildReport } from './engine/report.ts';
 import { TimeZone } from './engine/tz.ts';
 import { parseTimeParam } from './http/params.ts';
 import type { ReplayReply, ReplayTask } from './replay-worker.ts';
-import { REPLAY_YOUNG_GENERATION_MB, startWorker } from './worker-thread.ts';
 
 // `greetwatch replay` for what-if questions on recorded history (README "Record and replay a
 // day"): several traces or a folder, events of several stores mixed, store rules changed with
@@ -404,6 +406,36 @@ function timeIn(buf: Buffer, start: number, end: number): number {
 // ---------------------------------------------------------------------------
 // Worker pool
 
+/**
+ * The worker for this build: under tsx (development) the sources are .ts and Node 20 does not
+ * apply tsx's `--import` hooks to a worker's entry file (not even with execArgv), so a small
+ * JS entry registers tsx in the worker first; compiled to dist/*.js the worker is plain JS.
+ */
+function startWorker(): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./replay-worker.js', here));
+  const target = new URL('./replay-worker.ts', here).href;
+  // CommonJS-compatible eval code: dynamic import works whatever Node decides the code is
+  const code = `import(${JSON.stringify(tsxEsmApi(here))}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
+  return new Worker(code, { eval: true });
+}
+
+/**
+ * The URL of tsx's ESM API (`tsx/esm/api`). tsx compiles this file as CommonJS when the entry
+ * is CommonJS, and then import.meta has no resolve: read the package's exports instead (its
+ * CommonJS build cannot register the ESM hooks from a worker).
+ */
+function tsxEsmApi(from: string): string {
+  const meta: { resolve?: (specifier: string) => string } = import.meta;
+  if (typeof meta.resolve === 'function') return meta.resolve('tsx/esm/api');
+  const pkgFile = createRequire(from).resolve('tsx/package.json');
+  const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { exports?: Record<string, { import?: { default?: string } | string }> };
+  const entry = pkg.exports?.['./esm/api']?.import;
+  const file = typeof entry === 'string' ? entry : entry?.default;
+  if (!file) throw new Error(`${pkgFile}: no ESM entry for tsx/esm/api`);
+  return pathToFileURL(path.join(path.dirname(pkgFile), file)).href;
+}
+
 export interface StoreRun {
   store: string;
   result: ReplayResult;
@@ -417,7 +449,7 @@ export async function runPool(tasks: ReadonlyArray<{ task: ReplayTask; origin: I
   const results: StoreRun[] = [];
   const size = Math.max(1, Math.min(jobs, queue.length));
   const one = async (): Promise<void> => {
-    const w = startWorker(new URL('./replay-worker.ts', import.meta.url), REPLAY_YOUNG_GENERATION_MB);
+    const w = startWorker();
     try {
       for (let next = queue.shift(); next; next = queue.shift()) {
         const { task, origin } = next;
