@@ -4,10 +4,10 @@
  *
  * Our nodes' ids are ULIDs. A canonical one (26 characters of Crockford's alphabet) is held
  * as its 130 bits in three doubles of a typed ring, indexed by an open-addressing table:
- * the garbage collector never scans these entries, and each costs about 40 bytes instead of
- * a string, a Set slot and two queue slots. The mapping is one to one on canonical strings,
- * so equal words mean equal ids. Any other id (a lower-case ULID, a UUID, a bridge's own
- * scheme) is kept as a string; the two kinds never equal each other.
+ * the garbage collector never scans these entries, and each costs 40–80 bytes (ring and index
+ * grow by doubling) instead of a string, a Set slot and two queue slots. The mapping is one
+ * to one on canonical strings, so equal words mean equal ids. Any other id (a lower-case
+ * ULID, a UUID, a bridge's own scheme) is kept as a string; the two kinds never equal each other.
  */
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
