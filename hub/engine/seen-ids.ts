@@ -52,7 +52,8 @@ export class SeenIds {
     const words = this.#words;
     let slots = this.#slots;
     let mask = slots.length - 1;
-    let s = hash(w0, w1, w2) & mask;
+    const h = hash(w0, w1, w2);
+    let s = h & mask;
     for (let e = slots[s]!; e !== 0; e = slots[s]!) {
       const o = 3 * (e - 1);
       if (words[o] === w0 && words[o + 1] === w1 && words[o + 2] === w2) return false;
@@ -63,7 +64,7 @@ export class SeenIds {
       this.#resize(2 * cap);
       slots = this.#slots;
       mask = slots.length - 1;
-      s = hash(w0, w1, w2) & mask;
+      s = h & mask;
       while (slots[s] !== 0) s = (s + 1) & mask;
     }
     const ringMask = this.#minutes.length - 1;
