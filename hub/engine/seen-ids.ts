@@ -16,7 +16,8 @@ const DIGIT = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
 
 const ULID_LENGTH = 26;
-const MIN_CAPACITY = 256;
+/** entries a ring starts with and never shrinks below: 2.5 KB a source, as a hub has dozens of them idle */
+const MIN_CAPACITY = 64;
 const TWO_32 = 4_294_967_296;
 /** per process, as V8 seeds its string hashes: ids chosen to collide cannot be precomputed */
 const SEED = (Math.random() * TWO_32) | 0;
