@@ -41,10 +41,30 @@ const iso = (ms: number) => {
   return isoText;
 };
 
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** the time part of a ULID (10 characters), cached per millisecond as the ISO time is */
+let ulidMs = -1;
+let ulidTime = '';
+/**
+ * A canonical ULID, as our nodes send (edge/envelope.ts): the time of `ms`, then `n` in base 32
+ * where the random part would be. Event i of a load has n = i, so ids never repeat within it.
+ */
+function ulidOf(ms: number, n: number): string {
+  if (ms !== ulidMs) {
+    ulidMs = ms;
+    ulidTime = '';
+    for (let t = ms, k = 0; k < 10; k++, t = Math.floor(t / 32)) ulidTime = CROCKFORD[t % 32]! + ulidTime;
+  }
+  let tail = '';
+  for (let v = n, k = 0; k < 16; k++, v = Math.floor(v / 32)) tail = CROCKFORD[v % 32]! + tail;
+  return ulidTime + tail;
+}
+
 /** Event `i` of the load (its type from the mix), `seq` per connection (1, 2, 3 …), sent by `node`. */
 export function buildEvent(store: string, node: string, bootid: string, seq: number, i: number): BuiltEvent {
   const kind = kindAt(i);
-  const id = `${bootid}-${seq}`;
+  const now = Date.now();
+  const id = ulidOf(now, i);
   const half = Math.floor(i / MIX_PERIOD) % 2 === 0;
   const data =
     kind === 'entry'
@@ -59,7 +79,7 @@ export function buildEvent(store: string, node: string, bootid: string, seq: num
     id,
     source: sourceOf(store, node),
     type: `greetwatch.${kind}.v1`,
-    time: iso(Date.now()),
+    time: iso(now),
     bootid,
     seq,
     datacontenttype: 'application/json',
