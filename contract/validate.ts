@@ -136,6 +136,11 @@ function firstError(check: TypeCheck<TSchema>, value: unknown, prefix: string): 
 
 /** Parses JSON text (UTF-8, nested at most MAX_JSON_DEPTH levels); the error says what is wrong. */
 export function parseJson(payload: string | Uint8Array): Validated<unknown> {
+  return parseJsonText(payload);
+}
+
+/** parseJson, with the text it parsed (the trace keeps an event's text as it came: CONTRACT.md "Replay") */
+export function parseJsonText(payload: string | Uint8Array): { ok: true; value: unknown; text: string } | Rejection {
   let text: string;
   try {
     text = typeof payload === 'string' ? payload : utf8.decode(payload);
@@ -146,7 +151,7 @@ export function parseJson(payload: string | Uint8Array): Validated<unknown> {
     return { ok: false, code: ErrorCodes.EVENT_JSON, reason: `payload nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays` };
   }
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    return { ok: true, value: JSON.parse(text) as unknown, text };
   } catch (err) {
     return { ok: false, code: ErrorCodes.EVENT_JSON, reason: `payload is not JSON: ${(err as Error).message}` };
   }

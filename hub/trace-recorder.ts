@@ -15,8 +15,11 @@ import type { GwEvent } from '../contract/index.ts';
 // survives a power cut; files older than `keepDays` are removed when a new day begins.
 
 export interface TraceRecorder {
-  /** appends the event; `done` runs once it is durable, or with the error that kept it from being so */
-  record(ev: GwEvent, recvMs: number, done: (err?: Error) => void): void;
+  /**
+   * appends the event, received as the JSON text `wire` if given (kept as it came: traceLine);
+   * `done` runs once it is durable, or with the error that kept it from being so
+   */
+  record(ev: GwEvent, recvMs: number, done: (err?: Error) => void, wire?: string): void;
   /** trace files of this store, oldest first */
   files(): string[];
   stats(): TraceStats;
@@ -80,6 +83,26 @@ export function withRecvtime(ev: GwEvent, recvtime: string): string {
   if (Object.hasOwn(ev, 'recvtime')) return JSON.stringify({ ...ev, recvtime });
   const json = JSON.stringify(ev);
   return json === '{}' ? JSON.stringify({ recvtime }) : `${json.slice(0, -1)},"recvtime":${JSON.stringify(recvtime)}}`;
+}
+
+const isJsonSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+
+/**
+ * The trace line of an event that came as the JSON text `wire`: that text as it came, with
+ * recvtime added before its closing brace (CONTRACT.md "Replay": as on the wire), which costs
+ * no second serialisation. Read back, it is the same event with recvtime (duplicate keys
+ * resolve alike: the last wins). Text that would not be one line (JSON may put line breaks
+ * between tokens), or an event with a recvtime of its own, goes through withRecvtime.
+ */
+export function traceLine(ev: GwEvent, recvtime: string, wire: string | undefined): string {
+  if (wire === undefined || Object.hasOwn(ev, 'recvtime') || wire.includes('\n') || wire.includes('\r')) return withRecvtime(ev, recvtime);
+  let end = wire.length - 1;
+  while (end > 0 && isJsonSpace(wire.charCodeAt(end))) end--;
+  let last = end - 1;
+  while (last > 0 && isJsonSpace(wire.charCodeAt(last))) last--;
+  // an object with members: `}` last, and before it something other than the opening `{`
+  if (wire.charCodeAt(end) !== 0x7d || wire.charCodeAt(last) === 0x7b) return withRecvtime(ev, recvtime);
+  return `${wire.slice(0, end)},"recvtime":${JSON.stringify(recvtime)}}`;
 }
 
 /** p50, p99 and max of the ring's first min(commits, its length) durations */
@@ -210,14 +233,14 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   let isoDay = '';
 
   return {
-    record(ev, recvMs, done) {
+    record(ev, recvMs, done, wire) {
       if (closed) return done(new Error('trace recorder is closed'));
       if (recvMs !== isoMs) {
         isoText = new Date(recvMs).toISOString();
         isoDay = isoText.slice(0, 10);
         isoMs = recvMs;
       }
-      queue.push({ day: isoDay, line: `${withRecvtime(ev, isoText)}\n`, done });
+      queue.push({ day: isoDay, line: `${traceLine(ev, isoText, wire)}\n`, done });
       // the first event of a batch starts the write; later ones wait for it and go in the next
       if (!flushing) void flush(); // never rejects: failures are handed to each event's `done`
     },

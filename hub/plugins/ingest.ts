@@ -1,5 +1,5 @@
 import type { Client, PublishPacket } from 'aedes';
-import { decodeEvent, decodeStatus, ErrorCodes, parseTopic, type ErrorCode } from '../../contract/index.ts';
+import { decodeStatus, ErrorCodes, parseJsonText, parseTopic, validateEvent, type ErrorCode } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { nodeCheck, timeCheck } from '../engine/replay.ts';
 import { rateLimitedLog } from '../rate-limited-log.ts';
@@ -74,7 +74,9 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
         c.bus.emit('node:status', { node: t.node, status: s.value, recvMs });
         return done();
       }
-      const v = decodeEvent(packet.payload, { expect: { store: t.store, node: t.node } });
+      const parsed = parseJsonText(packet.payload);
+      if (!parsed.ok) return refuse(parsed.code, parsed.reason);
+      const v = validateEvent(parsed.value, { expect: { store: t.store, node: t.node } });
       if (!v.ok) return refuse(v.code, v.reason);
       const skew = timeCheck(v.value, recvMs, c.config.rules.maxSkewS);
       if (skew) return refuse(skew.code, skew.reason);
@@ -82,7 +84,7 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
       let acknowledged = false;
       try {
         // durable first (README "Reliability"): the PUBACK waits for the trace, the engine sees the event after it
-        c.recorder.record(event, recvMs, (err) => {
+        const written = (err?: Error) => {
           acknowledged = true;
           if (err) {
             c.metrics.traceFailed(err);
@@ -91,7 +93,9 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
           }
           if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
           done();
-        });
+        };
+        // the text as it came is the trace line (hub/trace-recorder.ts traceLine)
+        c.recorder.record(event, recvMs, written, parsed.text);
       } catch (err) {
         // a failure after the acknowledgement is not the event's: let the broker's guard log it
         if (acknowledged) throw err;

@@ -859,8 +859,8 @@ export function traceFull(scale: ChaosScale): Promise<ChaosResult> {
     const real = fileTraceRecorder(path.join(w.hubDir, 'traces'), STORE, { keepDays: w.cfg.hub.traceDays });
     const recorder: TraceRecorder = {
       ...real,
-      record(ev, recvMs, done) {
-        if (!failing) return real.record(ev, recvMs, done);
+      record(ev, recvMs, done, wire) {
+        if (!failing) return real.record(ev, recvMs, done, wire);
         refused++;
         done(new Error('ENOSPC: no space left on device, write'));
       },

@@ -59,9 +59,9 @@ beforeAll(async () => {
   const real = fileTraceRecorder(path.join(dir, 'traces'), 'rg');
   const recorder: TraceRecorder = {
     ...real,
-    record(ev, recvMs, done) {
+    record(ev, recvMs, done, wire) {
       if (recorderThrows) throw new RangeError('Maximum call stack size exceeded');
-      real.record(ev, recvMs, done);
+      real.record(ev, recvMs, done, wire);
     },
   };
   // the hub's error lines: a bad payload must be refused by the ingest, never reach the broker's "gate failed" guard

@@ -38,10 +38,10 @@ beforeAll(async () => {
   const real = fileTraceRecorder(path.join(dir, 'traces'), 'jr');
   const recorder: TraceRecorder = {
     ...real,
-    record(ev, recvMs, done) {
+    record(ev, recvMs, done, wire) {
       if (mode === 'fail') return done(new Error('ENOSPC: no space left on device, write'));
-      if (mode === 'hold') return void held.push(() => real.record(ev, recvMs, done));
-      real.record(ev, recvMs, done);
+      if (mode === 'hold') return void held.push(() => real.record(ev, recvMs, done, wire));
+      real.record(ev, recvMs, done, wire);
     },
   };
   hub = await startHub({ config: cfg, dataDir: dir, recorder, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 50 });
