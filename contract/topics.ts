@@ -25,16 +25,23 @@ export type ParsedTopic =
   | { kind: 'node'; store: string; node: string; channel: NodeChannel }
   | { kind: 'visits'; store: string };
 
+const PREFIX_SLASH = `${TOPIC_PREFIX}/`;
+
 /** Parses a greetwatch topic; returns null for anything outside the contract. */
 export function parseTopic(topic: string): ParsedTopic | null {
-  if (!topic.startsWith(TOPIC_PREFIX + '/')) return null;
-  const parts = topic.slice(TOPIC_PREFIX.length + 1).split('/');
-  if (parts.length === 2 && parts[1] === 'visits' && isId(parts[0])) {
-    return { kind: 'visits', store: parts[0] };
-  }
-  if (parts.length !== 3) return null;
-  const [store, node, channel] = parts as [string, string, string];
-  if (!isId(store) || !isId(node) || !NODE_CHANNELS.has(channel)) return null;
+  // by the positions of its slashes, no array of parts: the hub parses every publish's topic
+  if (!topic.startsWith(PREFIX_SLASH)) return null;
+  const from = PREFIX_SLASH.length;
+  const a = topic.indexOf('/', from);
+  if (a < 0) return null;
+  const store = topic.slice(from, a);
+  const b = topic.indexOf('/', a + 1);
+  // nothing after the store but one part: `{store}/visits`; a channel with a slash in it is none of NODE_CHANNELS
+  if (b < 0) return topic.endsWith('/visits') && isId(store) ? { kind: 'visits', store } : null;
+  const channel = topic.slice(b + 1);
+  if (!NODE_CHANNELS.has(channel) || !isId(store)) return null;
+  const node = topic.slice(a + 1, b);
+  if (!isId(node)) return null;
   return { kind: 'node', store, node, channel: channel as NodeChannel };
 }
 

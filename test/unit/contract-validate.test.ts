@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeCmd, decodeEvent, decodeStatus, parseTopic, topics, validateEvent, EVENT_TYPES } from '../../contract/index.ts';
+import { decodeCmd, decodeEvent, decodeStatus, isId, parseTopic, topics, validateEvent, EVENT_TYPES } from '../../contract/index.ts';
 
 // The runtime validator of the one contract module (CONTRACT.md "Event envelope").
 
@@ -79,6 +80,29 @@ describe('topics', () => {
     for (const bad of ['greetwatch/v2/s1/n/events', 'greetwatch/v1/S1/n/events', 'greetwatch/v1/s1/n/other', 'greetwatch/v1/s1/n/events/x', 'other/topic']) {
       expect(parseTopic(bad), bad).toBeNull();
     }
+  });
+  it('parseTopic reads any topic as splitting it at its slashes would', () => {
+    const reference = (topic: string) => {
+      if (!topic.startsWith('greetwatch/v1/')) return null;
+      const parts = topic.slice('greetwatch/v1/'.length).split('/');
+      if (parts.length === 2 && parts[1] === 'visits' && isId(parts[0])) return { kind: 'visits', store: parts[0] };
+      if (parts.length !== 3) return null;
+      const [store, node, channel] = parts as [string, string, string];
+      if (!isId(store) || !isId(node) || !['events', 'status', 'config', 'cmd'].includes(channel)) return null;
+      return { kind: 'node', store, node, channel };
+    };
+    const piece = fc.oneof(fc.constantFrom('s1', 'door-1', 'events', 'status', 'config', 'cmd', 'visits', 'Visits', '', '-x', 'a'.repeat(33)), fc.string({ maxLength: 6 }));
+    const topic = fc.oneof(
+      fc.array(piece, { maxLength: 5 }).map((ps) => ['greetwatch', 'v1', ...ps].join('/')),
+      fc.string({ maxLength: 40 }),
+      fc.array(fc.constantFrom('greetwatch', 'v1', 's1', 'n', 'events', 'visits', '', '/'), { maxLength: 7 }).map((ps) => ps.join('/')),
+    );
+    fc.assert(
+      fc.property(topic, (t) => {
+        expect(parseTopic(t), t).toEqual(reference(t));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 
