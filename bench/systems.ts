@@ -47,8 +47,12 @@ export interface Target {
 
 const anyLogin = (node: string) => ({ username: node, password: 'x', clientId: `gw-${STORE}-${node}` });
 
-/** `greetwatch hub --config <file>` (bin/greetwatch.mjs), history on the bench's influxd when there is one */
-export function greetwatchTarget(influxUrl: string | undefined): Target {
+/**
+ * `greetwatch hub --config <file>` (bin/greetwatch.mjs), history on the bench's influxd when there
+ * is one; `root` another checkout's (bench/hub-cpu.ts --against), `nodeArgs` flags for its node
+ */
+export function greetwatchTarget(influxUrl: string | undefined, opts: { root?: string; nodeArgs?: readonly string[] } = {}): Target {
+  const hubRoot = opts.root ?? root;
   return {
     name: 'greetwatch',
     async start(run, nodes, runDir) {
@@ -71,10 +75,10 @@ export function greetwatchTarget(influxUrl: string | undefined): Target {
       const cfg = await withLogins(Value.Default(StoreConfig, raw) as StoreConfig);
       const cfgFile = path.join(runDir, 'store.json');
       fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2)); // JSON is YAML: the CLI reads it
-      const hub = startProc('greetwatch hub', process.execPath, [path.join(root, 'bin', 'greetwatch.mjs'), 'hub', '--config', cfgFile], {
+      const hub = startProc('greetwatch hub', process.execPath, [...(opts.nodeArgs ?? []), path.join(hubRoot, 'bin', 'greetwatch.mjs'), 'hub', '--config', cfgFile], {
         logFile: path.join(runDir, 'hub.log'),
         env: { ...process.env, LOG_LEVEL: 'warn', INFLUX_URL: '' },
-        cwd: root,
+        cwd: hubRoot,
       });
       const http = `http://127.0.0.1:${httpPort}`;
       try {

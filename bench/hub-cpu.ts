@@ -1,0 +1,99 @@
+// npx tsx bench/hub-cpu.ts [--events 100000] [--runs 6] [--against <checkout>] [--cpu-prof <dir>]
+//
+// The hub's CPU per event under sustained QoS 1 load, for comparing two versions of the hub on
+// this noisy machine, where events/s alone swings by a third between runs. Each run starts the
+// hub CLI fresh (as bench/compare.ts does: 50 nodes in its store file, no history), connects 10
+// nodes with 16 publishes in flight each (bench/load-gen.ts), and reads the hub process's user
+// + system CPU from /proc/<pid>/stat before and after the load: every thread of the hub counts
+// (the thread pool's writes and fdatasyncs, the collector's helpers). With --against, runs of
+// this checkout and of the other (its `npm run build` done) alternate, and each pair's
+// difference is printed: the median difference is the figure, not either side's absolute.
+// --cpu-prof writes a profile of each hub's main thread there. Measures, never asserts.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { connectNodes, percentile, runLoad } from './load-gen.ts';
+import { atExit, runCleanups } from './procs.ts';
+import { greetwatchTarget, STORE } from './systems.ts';
+
+const { values: args } = parseArgs({
+  options: { events: { type: 'string', default: '100000' }, runs: { type: 'string', default: '6' }, against: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+});
+const events = Number(args.events);
+const runs = Number(args.runs);
+if (!Number.isSafeInteger(events) || events < 1000) throw new Error(`--events: a whole number of at least 1000, not ${args.events}`);
+if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`--runs: a whole number of at least 1, not ${args.runs}`);
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const trees = [{ name: 'this', root: here }, ...(args.against ? [{ name: 'against', root: path.resolve(args.against) }] : [])];
+for (const t of trees) {
+  if (!fs.existsSync(path.join(t.root, 'dist', 'hub', 'cli.js'))) throw new Error(`${t.root}: no dist/ (run \`npm run build\` there)`);
+}
+
+/** user + system CPU of a process so far, in seconds (clock ticks of 1/100 s) */
+function cpuS(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Run {
+  tree: string;
+  eventsPerS: number;
+  cpuUsPerEvent: number;
+  pubackP50Ms: number;
+  pubackP99Ms: number;
+}
+
+// the compiled hub or an error (bin/greetwatch.mjs), never the sources through tsx
+process.env.GREETWATCH_RUN = 'dist';
+const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-hub-cpu-'));
+atExit(async () => fs.rmSync(baseDir, { recursive: true, force: true }));
+const results: Run[] = [];
+try {
+  for (let r = 0; r < runs; r++) {
+    for (const t of trees) {
+      const runDir = path.join(baseDir, `${r}-${t.name}`);
+      fs.mkdirSync(runDir, { recursive: true });
+      const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args['cpu-prof'], `${r}-${t.name}`)] : [];
+      const sys = await greetwatchTarget(undefined, { root: t.root, nodeArgs }).start(r + 1, Array.from({ length: 50 }, (_, i) => `n${i}`), runDir);
+      try {
+        const conns = await connectNodes({ port: sys.mqttPort, store: STORE, nodes: Array.from({ length: 10 }, (_, i) => `n${i}`), login: (n) => sys.login(n) });
+        const pid = sys.pids()[0]!;
+        const cpu0 = cpuS(pid);
+        const load = await runLoad({ store: STORE, bootid: `b${r}${t.name}`, conns, total: events, window: 16, timeoutMs: 300_000 });
+        const cpu = cpuS(pid) - cpu0;
+        const row: Run = {
+          tree: t.name,
+          eventsPerS: load.acked / ((load.lastAckMs - load.startMs) / 1000),
+          cpuUsPerEvent: (cpu / load.acked) * 1e6,
+          pubackP50Ms: percentile(load.puback.subarray(0, load.acked), 50),
+          pubackP99Ms: percentile(load.puback.subarray(0, load.acked), 99),
+        };
+        results.push(row);
+        await Promise.all(conns.map((c) => c.pub.close()));
+        process.stdout.write(
+          `run ${r + 1} ${t.name.padEnd(7)} ${Math.round(row.eventsPerS).toLocaleString('en-US').padStart(7)} events/s, hub CPU ${row.cpuUsPerEvent.toFixed(1)} µs/event, PUBACK p50 ${row.pubackP50Ms.toFixed(1)} / p99 ${row.pubackP99Ms.toFixed(1)} ms${load.acked < events ? ` (${load.acked} of ${events} acknowledged)` : ''}\n`,
+        );
+      } finally {
+        await sys.stop();
+      }
+    }
+  }
+} finally {
+  await runCleanups();
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+for (const t of trees) {
+  const mine = results.filter((x) => x.tree === t.name);
+  process.stdout.write(`${t.name} (${t.root}): median ${Math.round(median(mine.map((x) => x.eventsPerS))).toLocaleString('en-US')} events/s, ${median(mine.map((x) => x.cpuUsPerEvent)).toFixed(1)} µs CPU/event over ${mine.length} runs\n`);
+}
+if (trees.length === 2) {
+  const d = results.filter((x) => x.tree === 'this').map((x, i) => x.cpuUsPerEvent - results.filter((y) => y.tree === 'against')[i]!.cpuUsPerEvent);
+  process.stdout.write(`this − against, per pair: ${d.map((x) => (x >= 0 ? '+' : '') + x.toFixed(1)).join(' ')} µs CPU/event; median ${median(d).toFixed(1)}, ${d.filter((x) => x < 0).length} of ${d.length} pairs lower\n`);
+}
