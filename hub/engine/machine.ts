@@ -1,5 +1,6 @@
 import type { Rules } from '../../firmware-config/schema.ts';
 import { MinHeap } from './heap.ts';
+import { IdQueue } from './id-queue.ts';
 import type { OpenAt } from './opening-hours.ts';
 
 // The pure visit state machine of CONTRACT.md "Visits and outcomes".
@@ -122,7 +123,8 @@ export class VisitMachine {
   #lastInParty: string | undefined;
   /** parties marked within the last groupWindowS, oldest mark first */
   #absorbers: Absorber[] = [];
-  #pendingGreets = new Map<number, { t: number; staff?: string }>();
+  /** greets waiting for a party (greetLeadS), by the id of their lead timer */
+  #pendingGreets = new IdQueue<{ t: number; staff?: string }>();
   #staffPasses = new Map<number, number>();
   #out: Ending[] = [];
   /** timers made pointless since the last compaction (their party closed, their greet or pass used) */
@@ -183,7 +185,7 @@ export class VisitMachine {
     c.#lastInT = this.#lastInT;
     c.#lastInParty = this.#lastInParty;
     c.#absorbers = this.#absorbers.map((a) => ({ ...a }));
-    c.#pendingGreets = new Map(this.#pendingGreets);
+    c.#pendingGreets = this.#pendingGreets.clone();
     c.#staffPasses = new Map(this.#staffPasses);
     c.#dead = this.#dead;
     return c;
@@ -289,11 +291,12 @@ export class VisitMachine {
     this.#lastInParty = p.id;
     this.#timers.push({ at: t + this.#r.expire, seq: ++this.#seq, kind: 'expire', party: p.id });
     // greetLeadS: a greet waiting for a new party covers it with time to greet 0
-    for (const [id, g] of this.#pendingGreets) {
+    const id = this.#pendingGreets.first();
+    if (id !== undefined) {
+      const g = this.#pendingGreets.get(id)!;
       this.#pendingGreets.delete(id);
       this.#dead++;
       this.#assignGreet(p, g.t, g.staff);
-      break;
     }
   }
 
@@ -343,7 +346,7 @@ export class VisitMachine {
       return;
     }
     const id = ++this.#seq;
-    this.#pendingGreets.set(id, staff === undefined ? { t } : { t, staff });
+    this.#pendingGreets.push(id, staff === undefined ? { t } : { t, staff });
     this.#timers.push({ at: t + this.#r.greetLead, seq: id, kind: 'lead', greet: id });
   }
 
