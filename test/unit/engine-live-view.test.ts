@@ -21,6 +21,25 @@ const stepArb = fc.record({
   look: fc.constantFrom('none', 'live', 'tick', 'both', 'quiet'),
 });
 
+type Step = typeof stepArb extends fc.Arbitrary<infer S> ? S : never;
+
+/** the steps' events in arrival order; with `dups`, a copy 500 ms after each step marked dup */
+function arrivalsOf(steps: Step[], dups: boolean): { ev: GwEvent; recv: number; look: string }[] {
+  const b = trace();
+  let t = 0;
+  const arrivals: { ev: GwEvent; recv: number; look: string }[] = [];
+  for (const st of steps) {
+    t += st.gapMs;
+    const sec = t / 1000;
+    const node = NODE_OF[st.kind];
+    const ev =
+      st.kind === 'in' ? b.in(sec, node) : st.kind === 'out' ? b.out(sec, node) : st.kind === 'greet' ? b.greet(sec, 'anna', node) : st.kind === 'staffpass' ? b.staffpass(sec, node) : b.presence(sec, 'mid', node);
+    arrivals.push({ ev, recv: T0 + t + st.delayMs, look: st.look });
+    if (dups && st.dup) arrivals.push({ ev, recv: T0 + t + st.delayMs + 500, look: 'live' });
+  }
+  return arrivals.sort((x, y) => x.recv - y.recv);
+}
+
 function normal(v: LiveView) {
   return JSON.parse(JSON.stringify(v)) as unknown;
 }
@@ -29,19 +48,7 @@ describe('incremental live view', () => {
   it('equals the view rebuilt from scratch at every step', () => {
     fc.assert(
       fc.property(fc.array(stepArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 5 }), (steps, every) => {
-        const b = trace();
-        let t = 0;
-        const arrivals: { ev: GwEvent; recv: number; look: string }[] = [];
-        for (const st of steps) {
-          t += st.gapMs;
-          const sec = t / 1000;
-          const node = NODE_OF[st.kind];
-          const ev =
-            st.kind === 'in' ? b.in(sec, node) : st.kind === 'out' ? b.out(sec, node) : st.kind === 'greet' ? b.greet(sec, 'anna', node) : st.kind === 'staffpass' ? b.staffpass(sec, node) : b.presence(sec, 'mid', node);
-          arrivals.push({ ev, recv: T0 + t + st.delayMs, look: st.look });
-          if (st.dup) arrivals.push({ ev, recv: T0 + t + st.delayMs + 500, look: 'live' });
-        }
-        arrivals.sort((x, y) => x.recv - y.recv);
+        const arrivals = arrivalsOf(steps, true);
         const eng = new GreetEngine({ store: cfg.store.id, rules: cfg.rules, liveCheckpointEvery: every });
         let checks = 0;
         // views are asked for at the hub's time or later, never before it
@@ -86,18 +93,7 @@ describe('incremental live view', () => {
     // changed what the committed machine holds, the final visits would differ here
     fc.assert(
       fc.property(fc.array(stepArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 5 }), (steps, every) => {
-        const b = trace();
-        let t = 0;
-        const arrivals: { ev: GwEvent; recv: number; look: string }[] = [];
-        for (const st of steps) {
-          t += st.gapMs;
-          const sec = t / 1000;
-          const node = NODE_OF[st.kind];
-          const ev =
-            st.kind === 'in' ? b.in(sec, node) : st.kind === 'out' ? b.out(sec, node) : st.kind === 'greet' ? b.greet(sec, 'anna', node) : st.kind === 'staffpass' ? b.staffpass(sec, node) : b.presence(sec, 'mid', node);
-          arrivals.push({ ev, recv: T0 + t + st.delayMs, look: st.look });
-        }
-        arrivals.sort((x, y) => x.recv - y.recv);
+        const arrivals = arrivalsOf(steps, false);
         const run = (views: boolean) => {
           const eng = new GreetEngine({ store: cfg.store.id, rules: cfg.rules, liveCheckpointEvery: every });
           const out: unknown[] = [];
