@@ -3,6 +3,7 @@ import path from 'node:path';
 import { hashPassword } from '../../firmware-config/passwords.ts';
 import { freePort } from '../../hub/influxd.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
+import { noonZone } from './noon-zone.ts';
 
 // Real broker logins for tests (README "Security": every node logs in with its own login):
 // each node of a config gets `mqtt.passwordHash` for the password `password(node)`, and a
@@ -61,7 +62,7 @@ export async function childHubStoreFile(dir: string, store: string): Promise<{ c
   const login = async (id: string) => `{ passwordHash: '${await hashOf(password(id))}' }`;
   fs.writeFileSync(
     cfgFile,
-    `store: { id: ${store} }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nstaff: [{ id: anna }, { id: ben }]\n` +
+    `store: { id: ${store}, timezone: ${noonZone()} }\nrules: { greetWithinS: 60, reorderS: 0.5, groupWindowS: 0.3 }\nstaff: [{ id: anna }, { id: ben }]\n` +
       `nodes:\n  - { id: door, mqtt: ${await login('door')} }\n  - { id: counter, mqtt: ${await login('counter')} }\n` +
       `users:\n  - { id: reader, role: manager, passwordHash: '${await hashOf(password('reader'))}' }\n` +
       `hub:\n  mqtt: { port: ${m} }\n  http: { port: ${h} }\n  influx: { managed: false }\n  dataDir: data\n  tokens: [${API_TOKEN}]\n`,

@@ -12,6 +12,7 @@ import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { password, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { noonZone } from '../helpers/noon-zone.ts';
 
 // A greet no party took (CONTRACT.md "greetLeadS") goes on the bus as `greet:orphan` once final,
 // as a visit goes as `visit:final`; and /live says what history is doing. A real hub and broker
@@ -31,7 +32,7 @@ describe('orphan greets on the bus', () => {
     let offsetMs = 0;
     const cfg = await withLogins(
       Value.Default(StoreConfig, {
-        store: { id: 'or', timezone: 'UTC' },
+        store: { id: 'or', timezone: noonZone(base) },
         rules: { reorderS: 1, greetLeadS: 2 },
         staff: [{ id: 'anna' }],
         nodes: [{ id: 'counter', buttons: [{ id: 'btn', debounceMs: 0, holdAction: 'none' }] }],

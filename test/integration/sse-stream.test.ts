@@ -14,6 +14,7 @@ import { apiAuth } from '../helpers/logins.ts';
 import { startRig, type Rig } from '../helpers/rig.ts';
 import { openSse, type SseClient } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { noonZone } from '../helpers/noon-zone.ts';
 
 // README "Live stream": GET /api/stores/{store}/stream starts with a full `live` snapshot, then
 // sends each LiveDelta the live engine puts on the bus as a `change`, a full snapshot every
@@ -34,7 +35,7 @@ describe('live stream, deltas scripted on the bus of a real hub', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-stream-'));
-    const cfg = Value.Default(StoreConfig, { store: { id: 'sse' }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+    const cfg = Value.Default(StoreConfig, { store: { id: 'sse', timezone: noonZone() }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
     hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), snapshotMs: 100 });
   });
 
@@ -138,7 +139,7 @@ describe('floor stream, deltas scripted on the bus of a real hub', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-floor-'));
-    const cfg = Value.Default(StoreConfig, { store: { id: 'sse', name: 'High Street' }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+    const cfg = Value.Default(StoreConfig, { store: { id: 'sse', name: 'High Street', timezone: noonZone() }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
     hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), snapshotMs: 100 });
   });
 

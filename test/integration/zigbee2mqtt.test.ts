@@ -13,6 +13,7 @@ import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { password, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { noonZone } from '../helpers/noon-zone.ts';
 
 // README "Zigbee2MQTT buttons": Zigbee2MQTT logs in to the hub's broker and publishes what
 // its real devices send (an Aqara WXKG11LM's `single` and `hold`, the `{"action":""}` that
@@ -33,7 +34,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-z2m-'));
   cfg = await withLogins(
     Value.Default(StoreConfig, {
-      store: { id: 'zb', timezone: 'UTC' },
+      store: { id: 'zb', timezone: noonZone(base) },
       rules: { warnAtS: 10, greetWithinS: 20, groupWindowS: 1, reorderS: 0.2 },
       staff: [{ id: 'anna' }],
       nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
