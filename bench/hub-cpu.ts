@@ -89,11 +89,14 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+const runsOf = (name: string) => results.filter((x) => x.tree === name);
 for (const t of trees) {
-  const mine = results.filter((x) => x.tree === t.name);
+  const mine = runsOf(t.name);
   process.stdout.write(`${t.name} (${t.root}): median ${Math.round(median(mine.map((x) => x.eventsPerS))).toLocaleString('en-US')} events/s, ${median(mine.map((x) => x.cpuUsPerEvent)).toFixed(1)} µs CPU/event over ${mine.length} runs\n`);
 }
 if (trees.length === 2) {
-  const d = results.filter((x) => x.tree === 'this').map((x, i) => x.cpuUsPerEvent - results.filter((y) => y.tree === 'against')[i]!.cpuUsPerEvent);
+  const [mine, other] = [runsOf('this'), runsOf('against')];
+  // run r of each side ran one after the other: a pair
+  const d = mine.map((x, i) => x.cpuUsPerEvent - other[i]!.cpuUsPerEvent);
   process.stdout.write(`this − against, per pair: ${d.map((x) => (x >= 0 ? '+' : '') + x.toFixed(1)).join(' ')} µs CPU/event; median ${median(d).toFixed(1)}, ${d.filter((x) => x < 0).length} of ${d.length} pairs lower\n`);
 }
