@@ -155,7 +155,10 @@ describe('manager view', () => {
     expect(await page.locator('#nodes tr[data-node="counter"][data-online="true"]').count()).toBe(1);
 
     // a customer waits past greetWithinS: listed as overdue, counted up in the page
+    const tz = new TimeZone(rig.cfg.store.timezone);
+    const entryHours = new Set([tz.parts(Date.now()).hour]);
     await rig.walkIn();
+    entryHours.add(tz.parts(Date.now()).hour);
     const warning = page.locator('#warnings li[data-level="late"]');
     await warning.waitFor({ timeout: 10_000 });
     expect(await warning.locator('.badge').textContent()).toBe('overdue');
@@ -176,8 +179,10 @@ describe('manager view', () => {
     expect(await text(page, '#missed-today')).toBe(count(live.today.missed));
     const anna = page.locator('#staff tr[data-staff="anna"] td');
     expect(await anna.allTextContents()).toEqual([count(live.today.byStaff.anna!.greets), count(live.today.byStaff.anna!.met), secs(live.today.byStaff.anna!.asgS)]);
-    const hour = new Date(live.now).getUTCHours();
-    expect(await page.locator(`#hourly tr[data-hour="${hour}"] td`).first().textContent()).toBe('1');
+    // the visit's row is its store-local hour (read around the walk-in: it may fall on an hour's edge)
+    const busyRows = page.locator('#hourly tr', { has: page.locator('td:nth-of-type(1)', { hasText: /^1$/ }) });
+    expect(await busyRows.count()).toBe(1);
+    expect(entryHours).toContain(Number(await busyRows.getAttribute('data-hour')));
     expect(await page.locator('#hourly-chart canvas').count()).toBeGreaterThan(0);
     // this hub keeps no history: the installer's note is here (not on the floor)
     expect(await page.locator('#history-help').isVisible()).toBe(true);
@@ -190,10 +195,8 @@ describe('manager view', () => {
 
   it('shows a node that goes offline within 10 s', async () => {
     await rig.counter.stop();
-    const t0 = Date.now();
     const row = page.locator('#nodes tr[data-node="counter"][data-online="false"]');
     await row.waitFor({ timeout: 10_000 });
-    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(await row.locator('td.status').textContent()).toMatch(/^offlinelast seen \d\d:\d\d \(/);
     expect(await page.locator('#nodes tr[data-node="door"][data-online="true"]').count()).toBe(1);
   });
@@ -309,7 +312,7 @@ describe('owner view', () => {
         .filter((v, i) => Date.parse(v.entryTime) >= last.fromMs && Date.parse(v.entryTime) < last.toMs && (v.outcome !== 'met' || i % 3 === 0))
         .map((v) => ({ ...v, store: 'north', party: `n-${v.party}` })),
     );
-    rig = await startRig({ rules: { greetWithinS: 30, warnAtS: 20 }, store, storeName: 'Rig Store', users: [await userLogin(MANAGER, 'manager', 'Mia'), await userLogin(OWNER, 'owner', 'Olga')] });
+    rig = await startRig({ rules: { greetWithinS: 30, warnAtS: 20 }, store, storeName: 'Rig Store', timezone: 'UTC', users: [await userLogin(MANAGER, 'manager', 'Mia'), await userLogin(OWNER, 'owner', 'Olga')] });
     base = rig.hub.httpUrl;
     ctx = await browser.newContext({ viewport: VIEWPORTS.desktop, acceptDownloads: true });
     page = await ctx.newPage();

@@ -10,6 +10,7 @@ import { StoreConfig, type Rules } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import type { VisitStore } from '../../hub/visit-store.ts';
 import { password, withLogins } from './logins.ts';
+import { noonZone } from './noon-zone.ts';
 import { waitFor } from './wait.ts';
 
 // A small real store for integration and browser tests: a hub on free ports and
@@ -40,13 +41,15 @@ export interface Rig {
  * `snapshotMs`: how often live streams get a full snapshot (default 100 ms; deltas come as they
  * happen). `storeName`: store.name (the floor view shows it). An injected `store` is handed to a
  * restarted hub again, closed or not. `users`: dashboard logins besides the reader (test/helpers/logins.ts userLogin).
+ * `timezone`: the store's zone; by default one where the rig starts near noon (test/helpers/noon-zone.ts),
+ * so a test that reads today's figures on the real clock never sees its day end.
  */
 export async function startRig(
-  opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number; snapshotMs?: number; storeName?: string; users?: StoreConfig['users'] } = {},
+  opts: { rules?: Partial<Rules>; store?: VisitStore; tickMs?: number; snapshotMs?: number; storeName?: string; timezone?: string; users?: StoreConfig['users'] } = {},
 ): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-rig-'));
   const raw = {
-    store: { id: 'rig', timezone: 'UTC', ...(opts.storeName !== undefined ? { name: opts.storeName } : {}) },
+    store: { id: 'rig', timezone: opts.timezone ?? noonZone(), ...(opts.storeName !== undefined ? { name: opts.storeName } : {}) },
     rules: { greetWithinS: 2, warnAtS: 1, groupWindowS: 0.3, greetLeadS: 0.2, reorderS: 0.3, ...opts.rules },
     staff: [{ id: 'anna' }],
     nodes: [
