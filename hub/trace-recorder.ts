@@ -8,8 +8,9 @@ import type { GwEvent } from '../contract/index.ts';
 // durable before the broker acknowledges it (README "Reliability"): its line is written and
 // fdatasync'ed, and only then is `done` called, which lets the PUBACK go. The writes and the
 // fdatasync run on libuv's thread pool, not on the event loop that serves MQTT, and they are
-// grouped: every event that arrives while a write is in flight goes into the next one, so
-// one fdatasync covers them all and acknowledgements stay within a few ms at store rates.
+// grouped: events read in the same turn of the event loop share one write, and every event
+// that arrives while a write is in flight goes into the next one, so one fdatasync covers
+// them all and acknowledgements stay within a few ms at store rates.
 // A failed write calls `done` with the error: no PUBACK, the node keeps the event and sends
 // it again. A new day's file is followed by an fsync of the folder, so the file itself
 // survives a power cut; files older than `keepDays` are removed when a new day begins.
@@ -227,6 +228,12 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
     return flushing;
   };
 
+  let starting = false;
+  const start = (): void => {
+    starting = false;
+    if (!flushing && queue.length) void flush(); // never rejects: failures are handed to each event's `done`
+  };
+
   // the receive time as text, kept per millisecond: under load many events share one (README "Benchmarks")
   let isoMs = NaN;
   let isoText = '';
@@ -241,8 +248,14 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
         isoMs = recvMs;
       }
       queue.push({ day: isoDay, line: `${traceLine(ev, isoText, wire)}\n`, done });
-      // the first event of a batch starts the write; later ones wait for it and go in the next
-      if (!flushing) void flush(); // never rejects: failures are handed to each event's `done`
+      // the first event of a batch starts the write once the loop has read what else came with
+      // it (setImmediate runs after the poll phase): publishes read together share one commit
+      // instead of the later ones waiting a whole commit behind the first. Events that come while
+      // a write is in flight go in the next one.
+      if (!flushing && !starting) {
+        starting = true;
+        setImmediate(start);
+      }
     },
     files,
     stats: () => {
