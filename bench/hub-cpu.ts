@@ -1,4 +1,4 @@
-// npx tsx bench/hub-cpu.ts [--events 100000] [--runs 6] [--against <checkout>] [--cpu-prof <dir>]
+// npx tsx bench/hub-cpu.ts [--events 100000] [--runs 6] [--against <checkout>] [--cpu-prof <dir>] [--rate <events/s>]
 //
 // The hub's CPU per event under sustained QoS 1 load, for comparing two versions of the hub on
 // this noisy machine, where events/s alone swings by a third between runs. Each run starts the
@@ -8,7 +8,10 @@
 // (the thread pool's writes and fdatasyncs, the collector's helpers). With --against, runs of
 // this checkout and of the other (its `npm run build` done) alternate, and each pair's
 // difference is printed: the median difference is the figure, not either side's absolute.
-// --cpu-prof writes a profile of each hub's main thread there. Measures, never asserts.
+// --cpu-prof writes a profile of each hub's main thread there. With --rate the load is paced
+// at that many events/s instead (as the compare bench's steady run: [30000] events), and the
+// PUBACK p50 and p99 of each pair are compared too, with the journal's commits as /live gives
+// them. Measures, never asserts.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,9 +23,11 @@ import { atExit, runCleanups } from './procs.ts';
 import { greetwatchTarget, STORE } from './systems.ts';
 
 const { values: args } = parseArgs({
-  options: { events: { type: 'string', default: '100000' }, runs: { type: 'string', default: '6' }, against: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  options: { events: { type: 'string' }, runs: { type: 'string', default: '6' }, against: { type: 'string' }, 'cpu-prof': { type: 'string' }, rate: { type: 'string' } },
 });
-const events = Number(args.events);
+const rate = args.rate === undefined ? undefined : Number(args.rate);
+if (rate !== undefined && !(Number.isFinite(rate) && rate > 0 && rate <= 100_000)) throw new Error(`--rate: events/s between 1 and 100,000, not ${args.rate}`);
+const events = Number(args.events ?? (rate ? 30_000 : 100_000));
 const runs = Number(args.runs);
 if (!Number.isSafeInteger(events) || events < 1000) throw new Error(`--events: a whole number of at least 1000, not ${args.events}`);
 if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`--runs: a whole number of at least 1, not ${args.runs}`);
@@ -62,8 +67,14 @@ try {
         const conns = await connectNodes({ port: sys.mqttPort, store: STORE, nodes: Array.from({ length: 10 }, (_, i) => `n${i}`), login: (n) => sys.login(n) });
         const pid = sys.pids()[0]!;
         const cpu0 = cpuS(pid);
-        const load = await runLoad({ store: STORE, bootid: `b${r}${t.name}`, conns, total: events, window: 16, timeoutMs: 300_000 });
+        const bootid = `b${r}${t.name}`;
+        const load = await runLoad(
+          rate
+            ? { store: STORE, bootid, conns, total: events, window: Infinity, ratePerS: rate, timeoutMs: (events / rate) * 1000 + 30_000 }
+            : { store: STORE, bootid, conns, total: events, window: 16, timeoutMs: 300_000 },
+        );
         const cpu = cpuS(pid) - cpu0;
+        if (rate) await sys.landed(bootid); // reads /live: the journal's commits for the notes
         const row: Run = {
           tree: t.name,
           eventsPerS: load.acked / ((load.lastAckMs - load.startMs) / 1000),
@@ -74,8 +85,9 @@ try {
         results.push(row);
         await Promise.all(conns.map((c) => c.pub.close()));
         process.stdout.write(
-          `run ${r + 1} ${t.name.padEnd(7)} ${Math.round(row.eventsPerS).toLocaleString('en-US').padStart(7)} events/s, hub CPU ${row.cpuUsPerEvent.toFixed(1)} µs/event, PUBACK p50 ${row.pubackP50Ms.toFixed(1)} / p99 ${row.pubackP99Ms.toFixed(1)} ms${load.acked < events ? ` (${load.acked} of ${events} acknowledged)` : ''}\n`,
+          `run ${r + 1} ${t.name.padEnd(7)} ${Math.round(row.eventsPerS).toLocaleString('en-US').padStart(7)} events/s, hub CPU ${row.cpuUsPerEvent.toFixed(1)} µs/event, PUBACK p50 ${row.pubackP50Ms.toFixed(2)} / p99 ${row.pubackP99Ms.toFixed(2)} ms${load.acked < events ? ` (${load.acked} of ${events} acknowledged)` : ''}\n`,
         );
+        if (rate) for (const n of sys.notes()) process.stdout.write(`        ${n}\n`);
       } finally {
         await sys.stop();
       }
@@ -92,11 +104,21 @@ const median = (xs: number[]) => {
 const runsOf = (name: string) => results.filter((x) => x.tree === name);
 for (const t of trees) {
   const mine = runsOf(t.name);
-  process.stdout.write(`${t.name} (${t.root}): median ${Math.round(median(mine.map((x) => x.eventsPerS))).toLocaleString('en-US')} events/s, ${median(mine.map((x) => x.cpuUsPerEvent)).toFixed(1)} µs CPU/event over ${mine.length} runs\n`);
+  process.stdout.write(
+    `${t.name} (${t.root}): median ${Math.round(median(mine.map((x) => x.eventsPerS))).toLocaleString('en-US')} events/s, ${median(mine.map((x) => x.cpuUsPerEvent)).toFixed(1)} µs CPU/event, PUBACK p50 ${median(mine.map((x) => x.pubackP50Ms)).toFixed(2)} / p99 ${median(mine.map((x) => x.pubackP99Ms)).toFixed(2)} ms over ${mine.length} runs\n`,
+  );
 }
 if (trees.length === 2) {
   const [mine, other] = [runsOf('this'), runsOf('against')];
   // run r of each side ran one after the other: a pair
-  const d = mine.map((x, i) => x.cpuUsPerEvent - other[i]!.cpuUsPerEvent);
-  process.stdout.write(`this − against, per pair: ${d.map((x) => (x >= 0 ? '+' : '') + x.toFixed(1)).join(' ')} µs CPU/event; median ${median(d).toFixed(1)}, ${d.filter((x) => x < 0).length} of ${d.length} pairs lower\n`);
+  const paired = (of: (x: Run) => number, what: string, digits: number) => {
+    const d = mine.map((x, i) => of(x) - of(other[i]!));
+    process.stdout.write(`this − against, per pair: ${d.map((x) => (x >= 0 ? '+' : '') + x.toFixed(digits)).join(' ')} ${what}; median ${median(d).toFixed(digits)}, ${d.filter((x) => x < 0).length} of ${d.length} pairs lower\n`);
+  };
+  paired((x) => x.cpuUsPerEvent, 'µs CPU/event', 1);
+  // paced, the load does not depend on the round trip: the acknowledgement times are the figure
+  if (rate) {
+    paired((x) => x.pubackP50Ms, 'ms PUBACK p50', 2);
+    paired((x) => x.pubackP99Ms, 'ms PUBACK p99', 2);
+  }
 }
