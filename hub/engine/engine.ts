@@ -107,9 +107,9 @@ export interface FinalOutput {
 export interface LiveView {
   now: number;
   /** parties still waiting (ungreeted), oldest first */
-  waiting: Party[];
+  waiting: readonly Readonly<Party>[];
   /** greeted parties that may still grow (their outcome is known) */
-  greeted: Party[];
+  greeted: readonly Readonly<Party>[];
   /** visits closed in the live view but not final yet (gathered when read: up to reorderS of them) */
   provisional: ClosedVisit[];
   /** a party the live view has closed, final or not: the latest closures first, so a recent one is found at once */
@@ -329,8 +329,9 @@ export class GreetEngine {
   /**
    * The provisional view at hub time `nowMs`: committed state plus buffered events, and what
    * time has closed since. Read it before the engine next changes (ingest, advance): its
-   * provisional visits are gathered from the engine's state when first read. The waiting and greeted parties cost what is open; the provisional
-   * visits (up to reorderS of them) are gathered only when read.
+   * parties are the live machine's own, not copies (a look at the floor reads every open party,
+   * many times a second), and its provisional visits (up to reorderS of them) are gathered from
+   * the engine's state when first read.
    */
   live(nowMs = this.#hubNow): LiveView {
     const m = this.#syncLive();
@@ -338,9 +339,9 @@ export class GreetEngine {
     const due = m.peekDue(nowMs);
     const gone = new Set<string>();
     for (const tr of due) if (tr.kind === 'closed') gone.add(tr.visit.party);
-    const waiting: Party[] = [];
-    const greeted: Party[] = [];
-    for (const p of m.parties()) if (!gone.has(p.id)) (p.greet === undefined ? waiting : greeted).push({ ...p });
+    const waiting: Readonly<Party>[] = [];
+    const greeted: Readonly<Party>[] = [];
+    for (const p of m.parties()) if (!gone.has(p.id)) (p.greet === undefined ? waiting : greeted).push(p);
     let gathered: { visits: ClosedVisit[]; orphans: OrphanGreet[] } | undefined;
     const log = this.#log; // not copied: a view is read before the engine next changes (the live engine drops it on every event)
     const gather = () => {

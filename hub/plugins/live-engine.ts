@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { IndicatorLevel, LiveChange, LiveSnapshot, NodeHealth, NodeStatus, OpenParty, Report, Visit } from '../../contract/index.ts';
-import { GwError, ErrorCodes, indicatorLevel, partyLevel, parseSource, type GwEvent } from '../../contract/index.ts';
+import { GwError, ErrorCodes, indicatorLevel, partyLevel, parseSource, type GwEvent, type PartyLevel } from '../../contract/index.ts';
 import type { BusEvents } from '../bus.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import type { GreetEngine, LiveView, OrphanGreet } from '../engine/engine.ts';
@@ -26,7 +26,7 @@ import { rateLimitedLog } from '../rate-limited-log.ts';
 export interface LiveEngineApi {
   readonly tz: TimeZone;
   snapshot(): LiveSnapshot;
-  /** the waiting list as last pushed to screens (live:delta): what a snapshot's `open` was then, without building one */
+  /** the waiting list as last pushed to screens (live:delta), without building a snapshot: each party as its last change showed it (`waitingS` from then) */
   open(): readonly OpenParty[];
   /** node health as a snapshot would show it now, without building one */
   nodes(): NodeHealth[];
@@ -116,8 +116,11 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   let snapshot: LiveSnapshot | undefined;
   /** today's final visits and orphan greets, kept as they come */
   let today: ReportAccumulator | undefined;
-  /** the waiting list as last pushed, by party */
-  let shown = new Map<string, OpenParty>();
+  /** the waiting list as last pushed, by party: what went out, for which entry time, and the look that last saw it */
+  const shown = new Map<string, { party: string; op: OpenParty; entry: number; look: number }>();
+  let looks = 0;
+  /** the waiting parties' levels at the last look (reused: a look runs many times a second) */
+  const levels: PartyLevel[] = [];
   let deltaSeq = 0;
   /** cancels the look at the waiting list that is queued, if one is */
   let flushQueued: (() => void) | undefined;
@@ -477,24 +480,39 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         return { kind: 'gone', party, reason: 'withdrawn' };
       };
 
-      /** the waiting list as last pushed (LiveEngineApi.open) */
-      let lastOpen: readonly OpenParty[] = [];
-      /** compares the waiting list with what was last pushed; pushes the difference. Returns the open parties. */
-      const pushChanges = (now: number): OpenParty[] => {
+      /**
+       * Compares the waiting list with what was last pushed; pushes the difference. Returns the
+       * waiting parties' levels (until the next look). A party that has not changed costs a few
+       * comparisons and no allocation: this runs for every turn of the loop that brought events,
+       * over every waiting party.
+       */
+      const pushChanges = (now: number): readonly PartyLevel[] => {
         const lv = liveView(now);
-        const open = lv.waiting.map((p) => openParty(p, now));
+        const rules = cfgNow().rules;
+        const look = ++looks;
         const changes: LiveChange[] = [];
-        const next = new Map<string, OpenParty>();
-        for (const p of open) {
-          next.set(p.party, p);
-          const was = shown.get(p.party);
-          if (!was || was.level !== p.level || was.size !== p.size || was.leaving !== p.leaving || was.breached !== p.breached || was.entryTime !== p.entryTime) changes.push({ kind: 'open', party: p });
+        let n = 0;
+        for (const p of lv.waiting) {
+          const breached = p.breach !== undefined;
+          const level = partyLevel(Math.max(0, now - p.entry) / 1000, breached, rules);
+          levels[n++] = level; // written in place: emptying and refilling it would reallocate it each time
+          const was = shown.get(p.id);
+          if (was && was.entry === p.entry && was.op.level === level && was.op.size === p.size && was.op.leaving === (p.mark !== undefined) && was.op.breached === breached) {
+            was.look = look;
+            continue;
+          }
+          const op = openParty(p, now);
+          shown.set(p.id, { party: p.id, op, entry: p.entry, look });
+          changes.push({ kind: 'open', party: op });
         }
-        for (const party of shown.keys()) if (!next.has(party)) changes.push(goneChange(party, lv));
-        shown = next;
-        lastOpen = open;
+        for (const s of shown.values())
+          if (s.look !== look) {
+            changes.push(goneChange(s.party, lv));
+            shown.delete(s.party);
+          }
+        levels.length = n;
         if (changes.length) ctx.bus.emit('live:delta', { delta: { store, now: new Date(now).toISOString(), seq: ++deltaSeq, changes } });
-        return open;
+        return levels;
       };
 
       const prune = (now: number) => {
@@ -529,9 +547,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         }
         view = undefined;
         snapshot = undefined;
-        const open = pushChanges(now);
         // CONTRACT.md "Store rules" (warnAtS, greetWithinS): cmd indicate follows the worst waiting party
-        const next = indicatorLevel(open.map((p) => p.level));
+        const next = indicatorLevel(pushChanges(now));
         if (next !== level) {
           level = next;
           for (const n of cfgNow().nodes) if (n.indicator) ctx.bus.emit('indicator:set', { node: n.id, level });
@@ -558,7 +575,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           return eng.tz;
         },
         snapshot: () => (snapshot ??= build(ctx.clock.now())),
-        open: () => lastOpen,
+        open: () => Array.from(shown.values(), (s) => s.op),
         nodes: nodesHealth,
         async report(fromMs, toMs) {
           let stored: Visit[] = [];
