@@ -82,4 +82,27 @@ describe('waiting-list changes', () => {
     expect(pick(live.open())).toEqual([['door/e2', 2, e2!.kind === 'open' ? e2!.party.entryTime : '']]);
     expect(live.nodes()).toEqual(live.snapshot().nodes);
   });
+
+  it('pushes a waiting party again only when it changes (its level at warnAtS and at greetWithinS), not at every look', async () => {
+    const { changes, send, later } = await start();
+    const opens = (party: string) => changes.flatMap((x) => (x.kind === 'open' && x.party.party === party ? [x.party] : []));
+    await send('e1', 0);
+    await waitFor(() => opens('door/e1').length === 1, 'door/e1 on the list');
+    // every event and every tick (20 ms) looks at door/e1 again; only its level changes it
+    later(5);
+    await send('e4', 5);
+    await waitFor(() => opens('door/e4').length === 1, 'door/e4 on the list');
+    later(16);
+    await waitFor(() => opens('door/e1').length === 2, 'door/e1 at warnAtS');
+    later(10);
+    await waitFor(() => opens('door/e1').length === 3, 'door/e1 at greetWithinS');
+    await send('e7', 31);
+    await waitFor(() => opens('door/e7').length === 1, 'door/e7 on the list');
+    expect(opens('door/e1').map((p) => [p.level, p.waitingS])).toEqual([
+      ['ok', 0],
+      ['warn', 21],
+      ['late', 31],
+    ]);
+    expect(opens('door/e4').map((p) => p.level)).toEqual(['ok', 'warn']);
+  });
 });
