@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { monotonicFactory } from 'ulid';
 import { sourceOf, topics } from '../contract/index.ts';
 
 // Load for the comparison bench (bench/compare.ts): valid greetwatch CloudEvents and a lean
@@ -41,30 +42,14 @@ const iso = (ms: number) => {
   return isoText;
 };
 
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-/** the time part of a ULID (10 characters), cached per millisecond as the ISO time is */
-let ulidMs = -1;
-let ulidTime = '';
-/**
- * A canonical ULID, as our nodes send (edge/envelope.ts): the time of `ms`, then `n` in base 32
- * where the random part would be. Event i of a load has n = i, so ids never repeat within it.
- */
-function ulidOf(ms: number, n: number): string {
-  if (ms !== ulidMs) {
-    ulidMs = ms;
-    ulidTime = '';
-    for (let t = ms, k = 0; k < 10; k++, t = Math.floor(t / 32)) ulidTime = CROCKFORD[t % 32]! + ulidTime;
-  }
-  let tail = '';
-  for (let v = n, k = 0; k < 16; k++, v = Math.floor(v / 32)) tail = CROCKFORD[v % 32]! + tail;
-  return ulidTime + tail;
-}
+/** ids as our nodes make them (edge/envelope.ts): monotonic ULIDs, so they never repeat within the bench */
+const nextId = monotonicFactory();
 
 /** Event `i` of the load (its type from the mix), `seq` per connection (1, 2, 3 …), sent by `node`. */
 export function buildEvent(store: string, node: string, bootid: string, seq: number, i: number): BuiltEvent {
   const kind = kindAt(i);
   const now = Date.now();
-  const id = ulidOf(now, i);
+  const id = nextId(now);
   const half = Math.floor(i / MIX_PERIOD) % 2 === 0;
   const data =
     kind === 'entry'
