@@ -117,7 +117,7 @@ export function greetwatchTarget(influxUrl: string | undefined, opts: { root?: s
           const r = journal?.commitMs;
           return [
             ...(c && c.meanMs !== null && r
-              ? [`journal: ${c.count.toLocaleString('en-US')} commits (write + fdatasync), mean ${c.meanMs.toFixed(2)} ms, slowest ${c.maxMs.toFixed(1)} ms; the last ≤ 1,024: p50 ${r.p50.toFixed(2)}, p99 ${r.p99.toFixed(2)} ms`]
+              ? [`journal: ${c.count.toLocaleString('en-US')} synchronous commits, mean ${c.meanMs.toFixed(2)} ms, slowest ${c.maxMs.toFixed(1)} ms; the last ≤ 1,024: p50 ${r.p50.toFixed(2)}, p99 ${r.p99.toFixed(2)} ms`]
               : []),
             ...(hub.child.exitCode !== null ? [`hub exited: ${hub.tail(3)}`] : []),
           ];

@@ -127,13 +127,13 @@ export function hubMetrics(ctx: HubContext): HubMetrics {
   total('journal_events_written_total', 'Events made durable in the trace journal.', [], function* () {
     yield [{}, ctx.recorder.stats().written];
   });
-  total('journal_commits_total', 'Trace journal commits: one write and one fdatasync each, for every event that came while the previous one ran.', [], function* () {
+  total('journal_commits_total', 'Trace journal commits: one synchronous (O_DSYNC) write each, for every event that came while the previous one ran.', [], function* () {
     yield [{}, ctx.recorder.stats().commits];
   });
-  total('journal_commit_seconds_total', 'Trace journal commit time (write and fdatasync), all commits together: with journal_commits_total, the mean over any window.', [], function* () {
+  total('journal_commit_seconds_total', 'Trace journal commit time (the synchronous write), all commits together: with journal_commits_total, the mean over any window.', [], function* () {
     yield [{}, ctx.recorder.stats().commitMsTotal / 1000];
   });
-  gauge('journal_commit_seconds', 'Trace journal commit time (write and fdatasync) over the last 1024 commits, by quantile (1 = the slowest): the disk time every PUBACK waits for.', ['quantile'], function* () {
+  gauge('journal_commit_seconds', 'Trace journal commit time (the synchronous write) over the last 1024 commits, by quantile (1 = the slowest): the disk time every PUBACK waits for.', ['quantile'], function* () {
     const c = ctx.recorder.stats().commitMs;
     if (!c) return;
     yield [{ quantile: '0.5' }, c.p50 / 1000];

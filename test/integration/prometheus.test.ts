@@ -243,7 +243,7 @@ describe('GET /metrics', () => {
     expect(value(families, 'greetwatch_mqtt_connects_refused_total', { reason: 'bad-credentials' })).toBe(1);
     expect(value(families, 'greetwatch_journal_events_written_total')).toBe(hub.ctx.recorder.stats().written);
     expect(value(families, 'greetwatch_journal_write_failures_total')).toBe(0);
-    // the journal's commits and their times (write + fdatasync), as the recorder keeps them
+    // the journal's commits and their times (one synchronous write each), as the recorder keeps them
     const js = hub.ctx.recorder.stats();
     expect(js.written).toBeGreaterThan(0);
     expect(value(families, 'greetwatch_journal_commits_total')).toBe(js.commits);
