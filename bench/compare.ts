@@ -141,6 +141,7 @@ async function runOne(target: Target, sc: Scenario, run: number, o: CompareOptio
     let entries = 0;
     const sampler = sampleRss(() => sys.pids());
     const timeoutMs = sc.ratePerS ? (sc.events / sc.ratePerS) * 1000 + 30_000 : o.runTimeoutS * 1000;
+    await sys.loopDelay?.(); // starts the window
     const load = await runLoad({
       store: STORE,
       bootid,
@@ -158,6 +159,8 @@ async function runOne(target: Target, sc: Scenario, run: number, o: CompareOptio
           }
         : {}),
     });
+    const loop = await sys.loopDelay?.();
+    if (loop) notes.push(`event loop delay during the load: p99 ${fmt(loop.p99Ms, 1)} ms, max ${fmt(loop.maxMs, 1)} ms (what the process itself held PUBACKs back by)`);
     // the peer's pipeline runs behind its PUBACKs: wait for InfluxDB, bounded by the run's time
     const deadline = load.startMs + timeoutMs + 30_000;
     const w = await waitLanded(sys, bootid, load.published, sys.ackIsLanded ? 2_000 : 10_000, deadline);

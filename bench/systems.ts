@@ -35,6 +35,11 @@ export interface Running {
    * before (after clock correction) joins that party and shows as it, not as one of its own
    */
   parties?(): number | undefined;
+  /**
+   * the longest waits of the system's event loop since the last call (the first call starts the
+   * window): what in the process itself, not the disk, could hold an acknowledgement back
+   */
+  loopDelay?(): Promise<{ p99Ms: number; maxMs: number } | undefined>;
   /** anything the run should mention (e.g. dropped messages) */
   notes(): string[];
   stop(): Promise<void>;
@@ -112,6 +117,16 @@ export function greetwatchTarget(influxUrl: string | undefined, opts: { root?: s
         ackIsLanded: true,
         parties: () => parties,
         screen: (seen) => sseScreen(`${http}/api/stores/${STORE}/stream`, seen, apiAuth),
+        async loopDelay() {
+          // prom-client's default metrics: a 10 ms timer's intervals, since its last scrape (each
+          // scrape starts a new window); the timer's own 10 ms taken off leaves the delay
+          const res = await fetch(`${http}/metrics`, { headers: apiAuth, signal: AbortSignal.timeout(20_000) });
+          const text = await res.text();
+          const read = (q: string) => Number(new RegExp(`^greetwatch_nodejs_eventloop_lag_${q}_seconds (\\S+)$`, 'm').exec(text)?.[1]);
+          const p99 = read('p99');
+          const max = read('max');
+          return Number.isFinite(p99) && Number.isFinite(max) ? { p99Ms: Math.max(0, p99 * 1000 - 10), maxMs: Math.max(0, max * 1000 - 10) } : undefined;
+        },
         notes: () => {
           const c = journal?.commits;
           const r = journal?.commitMs;
