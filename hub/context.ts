@@ -5,6 +5,7 @@ import type { Clock } from './clock.ts';
 import type { VisitStore } from './visit-store.ts';
 import type { TraceRecorder } from './trace-recorder.ts';
 import type { Metrics } from './metrics.ts';
+import type { TurnBudget } from './turn-budget.ts';
 
 /** The one typed context every hub plugin takes (brief: no long argument lists, no singletons). */
 export interface HubContext {
@@ -19,6 +20,8 @@ export interface HubContext {
   clock: Clock;
   store: VisitStore;
   recorder: TraceRecorder;
+  /** publish handling (the gate, and each event once durable) runs through it: no stretch holds the loop past its budget */
+  turn: TurnBudget;
   metrics: Metrics;
   /** filled by plugins as they start: what other plugins may read (ports, live state) */
   runtime: HubRuntime;

@@ -18,6 +18,7 @@ import { zigbee2mqttPlugin } from './plugins/zigbee2mqtt.ts';
 import { homeAssistantPlugin } from './plugins/home-assistant.ts';
 import { packageVersion } from './repo-root.ts';
 import { fileTraceRecorder, type TraceRecorder } from './trace-recorder.ts';
+import { turnBudget, type TurnBudget } from './turn-budget.ts';
 import type { VisitStore } from './visit-store.ts';
 import { configuredStore } from './history-setup.ts';
 
@@ -49,7 +50,12 @@ export interface HubOptions {
   sseMaxBuffered?: number;
   /** MQTT connection and packet limits (defaults in hub/mqtt-guard.ts); the fuzzer raises them */
   guard?: Partial<GuardOptions>;
+  /** how long a stretch of publish handling may hold the event loop (hub/turn-budget.ts) */
+  turn?: TurnBudget;
 }
+
+/** ms of publish handling before the rest waits for the loop's next turn (README "Benchmarks") */
+const TURN_BUDGET_MS = 5;
 
 export interface Hub {
   readonly ctx: HubContext;
@@ -127,6 +133,13 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     else rlog.info({ file: opts.configFile }, 'store file applied');
     return { ok: true, errors: [], restartNeeded };
   };
+  const turn =
+    opts.turn ??
+    turnBudget({
+      budgetMs: TURN_BUDGET_MS,
+      // a task that waited runs from setImmediate, where a throw would end the hub
+      onError: (err) => log.child({ name: 'hub:turn' }).error({ err }, 'deferred publish handling failed'),
+    });
   const ctx: HubContext = {
     config,
     reloadConfig,
@@ -135,7 +148,14 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
     bus: new Bus(),
     clock: opts.clock ?? systemClock,
     store,
-    recorder: opts.recorder ?? fileTraceRecorder(path.join(dataDir, 'traces'), config.store.id, { keepDays: config.hub.traceDays }),
+    recorder:
+      opts.recorder ??
+      fileTraceRecorder(path.join(dataDir, 'traces'), config.store.id, {
+        keepDays: config.hub.traceDays,
+        // in a burst a write starts behind the publishes handled before it: one commit for them, not one a turn
+        later: (fn) => void setImmediate(() => turn.run(fn)),
+      }),
+    turn,
     metrics: new Metrics(),
     runtime: {},
   };

@@ -123,6 +123,14 @@ export function hubMetrics(ctx: HubContext): HubMetrics {
     yield [{}, ctx.metrics.refusedPublishes];
   });
 
+  // publish handling put off to a later turn of the event loop (hub/turn-budget.ts): bursts
+  total('publish_tasks_deferred_total', 'Publish handling (a publish at the gate, an event once durable) that waited for a later turn of the event loop, its turn being over budget: how often bursts came.', [], function* () {
+    yield [{}, ctx.turn.stats().deferred];
+  });
+  gauge('publish_tasks_waiting', 'Publish handling waiting for a later turn of the event loop now.', [], function* () {
+    yield [{}, ctx.turn.stats().waiting];
+  });
+
   // the trace journal (README "Reliability") and the live stream
   total('journal_events_written_total', 'Events made durable in the trace journal.', [], function* () {
     yield [{}, ctx.recorder.stats().written];

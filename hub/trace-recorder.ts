@@ -56,6 +56,11 @@ export interface TraceOptions {
   /** trace files older than this many days are deleted when a new day's file opens (0 = keep all) */
   keepDays?: number;
   now?: () => number;
+  /**
+   * puts a write's start off until the loop has read the publishes of its turn (setImmediate by
+   * default); the hub also puts it behind the publish handling its turn budget made wait
+   */
+  later?: (fn: () => void) => void;
 }
 
 interface Pending {
@@ -124,6 +129,7 @@ function commitFigures(ring: Float64Array, commits: number): TraceStats['commitM
 export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions = {}): TraceRecorder {
   fs.mkdirSync(dir, { recursive: true });
   const now = opts.now ?? Date.now;
+  const later = opts.later ?? ((fn: () => void) => void setImmediate(fn));
   let queue: Pending[] = [];
   let flushing: Promise<void> | null = null;
   let handle: FileHandle | null = null;
@@ -260,7 +266,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       // a write is in flight go in the next one.
       if (!flushing && !starting) {
         starting = true;
-        setImmediate(start);
+        later(start);
       }
     },
     files,

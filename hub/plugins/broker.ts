@@ -122,15 +122,18 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
         }
         const gate = opts.gate;
         if (!gate) return callback(null);
-        try {
-          // the PUBACK goes only once the gate says so (an accepted event is durable by then);
-          // an error means no PUBACK, and on MQTT 3.1.1 the connection closes: the node sends again
-          gate(client, packet, (err) => callback(err ?? null));
-        } catch (err) {
-          // a bug in a gate must not drop the node's connection: log it and go on
-          log.error({ err, topic: packet.topic }, 'publish gate failed');
-          callback(null);
-        }
+        // at once, or in a later turn of the loop once this stretch is over its budget (a burst)
+        ctx.turn.run(() => {
+          try {
+            // the PUBACK goes only once the gate says so (an accepted event is durable by then);
+            // an error means no PUBACK, and on MQTT 3.1.1 the connection closes: the node sends again
+            gate(client, packet, (err) => callback(err ?? null));
+          } catch (err) {
+            // a bug in a gate must not drop the node's connection: log it and go on
+            log.error({ err, topic: packet.topic }, 'publish gate failed');
+            callback(null);
+          }
+        });
       };
       b.authorizeSubscribe = (client, sub, callback) => {
         if (client && access.subscribeAllowed(client, sub)) return callback(null, sub);

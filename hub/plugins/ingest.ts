@@ -91,8 +91,11 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
             logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
             return done(err);
           }
-          if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
-          done();
+          // a commit hands over thousands of events in a burst: the engine and the PUBACKs take turns with the loop
+          c.turn.run(() => {
+            if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
+            done();
+          });
         };
         // the text as it came is the trace line (hub/trace-recorder.ts traceLine)
         c.recorder.record(event, recvMs, written, parsed.text);

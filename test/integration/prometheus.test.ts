@@ -243,6 +243,9 @@ describe('GET /metrics', () => {
     expect(value(families, 'greetwatch_mqtt_connects_refused_total', { reason: 'bad-credentials' })).toBe(1);
     expect(value(families, 'greetwatch_journal_events_written_total')).toBe(hub.ctx.recorder.stats().written);
     expect(value(families, 'greetwatch_journal_write_failures_total')).toBe(0);
+    // publish handling put off by the turn budget, as the hub counts it
+    expect(value(families, 'greetwatch_publish_tasks_deferred_total')).toBe(hub.ctx.turn.stats().deferred);
+    expect(value(families, 'greetwatch_publish_tasks_waiting')).toBe(hub.ctx.turn.stats().waiting);
     // the journal's commits and their times (one synchronous write each), as the recorder keeps them
     const js = hub.ctx.recorder.stats();
     expect(js.written).toBeGreaterThan(0);
