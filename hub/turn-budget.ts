@@ -67,6 +67,11 @@ export function turnBudget(opts: TurnBudgetOptions): TurnBudget {
       }
     } while (head < queue.length && now() - since < budget);
     if (head < queue.length) {
+      // under a load that never lets it empty, drop the run front once it is most of the array
+      if (head >= 4096 && head * 2 >= queue.length) {
+        queue = queue.slice(head);
+        head = 0;
+      }
       stats.yields++;
       later(drain);
       return;

@@ -90,6 +90,18 @@ describe('turnBudget', () => {
     expect(r.budget.stats()).toEqual({ deferred: 2, waiting: 0, yields: 2 });
   });
 
+  it('keeps the order over a long wait that never empties, with tasks coming all along', () => {
+    const r = rig(0);
+    let next = 0;
+    for (let turn = 0; turn < 12_000; turn++) {
+      // two come for each one a turn runs: the queue never empties while they come
+      if (turn < 6_000) for (let k = 0; k < 2; k++) r.budget.run(r.task(next++, 0));
+      r.runTurn();
+    }
+    expect(r.ran).toEqual(Array.from({ length: next }, (_, i) => i));
+    expect(r.budget.stats().waiting).toBe(0);
+  });
+
   it('a task that waited and throws is reported, and the ones behind it still run', () => {
     const r = rig(1);
     r.budget.run(r.task(0, 1));
