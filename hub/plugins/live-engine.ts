@@ -117,7 +117,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
   /** today's final visits and orphan greets, kept as they come */
   let today: ReportAccumulator | undefined;
   /** the waiting list as last pushed, by party: what went out, for which entry time, and the look that last saw it */
-  const shown = new Map<string, { party: string; op: OpenParty; entry: number; look: number }>();
+  const shown = new Map<string, { op: OpenParty; entry: number; look: number }>();
   let looks = 0;
   /** the waiting parties' levels at the last look (reused: a look runs many times a second) */
   const levels: PartyLevel[] = [];
@@ -502,13 +502,13 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             continue;
           }
           const op = openParty(p, now);
-          shown.set(p.id, { party: p.id, op, entry: p.entry, look });
+          shown.set(p.id, { op, entry: p.entry, look });
           changes.push({ kind: 'open', party: op });
         }
-        for (const s of shown.values())
+        for (const [party, s] of shown)
           if (s.look !== look) {
-            changes.push(goneChange(s.party, lv));
-            shown.delete(s.party);
+            changes.push(goneChange(party, lv));
+            shown.delete(party);
           }
         levels.length = n;
         if (changes.length) ctx.bus.emit('live:delta', { delta: { store, now: new Date(now).toISOString(), seq: ++deltaSeq, changes } });
