@@ -1,4 +1,6 @@
 import { InfluxDB, escape, type IPoint, type IPoolOptions } from 'influx';
+// the client's own HTTP pool, for writing lines already encoded (history/line-protocol.ts)
+import { Pool } from 'influx/lib/src/pool.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { pino, type Logger } from 'pino';
 import { ErrorCodes, GwError, Visit, isId } from '../contract/index.ts';
@@ -21,11 +23,13 @@ import {
   visitPoint,
   type StoreInfo,
 } from './history/schema.ts';
+import { isLegacyLine, lineEncoder, visitLineKey } from './history/line-protocol.ts';
 import { openSpool, type Spool } from './history/spool.ts';
 import type { HistoryHealth, HistoryRecord, PeriodRollups, VisitStore } from './visit-store.ts';
 
 // A store's history in InfluxDB 1.x (README "History"; layout in history/schema.ts).
-// Points go through an on-disk spool before InfluxDB sees them: batched in memory for at
+// Each point is checked against the schema and encoded as a line-protocol line once, when it
+// is recorded; the lines go through an on-disk spool before InfluxDB sees them: batched in memory for at
 // most `flushMs` or `batchPoints`, appended durably, then written in batches and acked
 // off the spool only once InfluxDB has them and the hourly rollups they touch have been
 // recomputed from the raw points. An outage or a restart only lengthens the spool; it
@@ -120,7 +124,8 @@ function parseUrl(raw: string): { host: string; port: number; protocol: 'http' |
   const port = u.port ? Number(u.port) : protocol === 'https' ? 443 : 80;
   const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
   const out = {
-    host: u.hostname.replace(/^\[(.*)\]$/, '$1'), // IPv6 literal without brackets for http.request
+    // an IPv6 literal keeps its brackets: the client parses `protocol://host:port/path` with url.parse
+    host: u.hostname,
     port,
     protocol,
     path,
@@ -151,6 +156,10 @@ class InfluxStore implements InfluxVisitStore {
   readonly persistent = true;
   readonly detail: string;
   readonly #influx: InfluxDB;
+  readonly #toLine: (point: IPoint) => string;
+  /** raw writes: the lines go as they are in the spool */
+  readonly #pool: Pool;
+  readonly #auth: string | undefined;
   readonly #db: string;
   readonly #log: Logger;
   readonly #spool: Spool;
@@ -165,8 +174,8 @@ class InfluxStore implements InfluxVisitStore {
   readonly #maxMemory: number;
   readonly #check = TypeCompiler.Compile(Visit);
 
-  /** points not yet in the spool, in write order */
-  #batch: IPoint[] = [];
+  /** points not yet in the spool, in write order, as line-protocol lines */
+  #batch: string[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
   /** writers waiting for the batch they added to reach the spool and one drain attempt */
   #waiting: Waiter[] = [];
@@ -203,6 +212,7 @@ class InfluxStore implements InfluxVisitStore {
     // Our own spool does the retrying and backoff: the pool must not disable the host for
     // its own (up to 10 s) backoff, or a drain after the server is back would be delayed.
     const noBackoff: NonNullable<IPoolOptions['backoff']> = { getDelay: () => 0, next: () => noBackoff, reset: () => noBackoff };
+    const pool: IPoolOptions = { maxRetries: 0, requestTimeout: opts.requestTimeoutMs ?? 10_000, backoff: noBackoff };
     this.#influx = new InfluxDB({
       host: u.host,
       port: u.port,
@@ -211,9 +221,14 @@ class InfluxStore implements InfluxVisitStore {
       ...(u.username !== undefined ? { username: u.username } : {}),
       ...(u.password !== undefined ? { password: u.password } : {}),
       database: opts.database,
-      pool: { maxRetries: 0, requestTimeout: opts.requestTimeoutMs ?? 10_000, backoff: noBackoff },
+      pool,
       schema: SCHEMA,
     });
+    this.#toLine = lineEncoder(this.#influx, SCHEMA);
+    // the host as InfluxDB's constructor adds it to its own pool
+    this.#pool = new Pool(pool);
+    this.#pool.addHost(`${u.protocol}://${u.host}:${u.port}${u.path}`);
+    this.#auth = u.username !== undefined ? `${u.username}:${u.password ?? ''}` : undefined;
   }
 
   backlog(): number {
@@ -232,19 +247,20 @@ class InfluxStore implements InfluxVisitStore {
 
   /** Resolves once the visits are in InfluxDB, or in the spool for retry when it is unreachable. */
   write(visits: readonly Visit[]): Promise<void> {
-    const points: IPoint[] = [];
+    const lines: string[] = [];
     for (const v of visits) {
-      const p = this.#prepare(v);
-      if (!p) continue;
-      points.push(p);
+      const line = this.#prepare(v);
+      if (line === null) continue;
+      lines.push(line);
       const g = greetingPoint(v);
-      if (g) points.push(g);
+      const gl = g && this.#encode(g, 'greeting', v.party);
+      if (gl) lines.push(gl);
     }
-    return this.#add(points);
+    return this.#add(lines);
   }
 
   record(items: readonly HistoryRecord[]): Promise<void> {
-    const points: IPoint[] = [];
+    const lines: string[] = [];
     for (const r of items) {
       let p: IPoint | null;
       switch (r.kind) {
@@ -258,9 +274,10 @@ class InfluxStore implements InfluxVisitStore {
           p = healthPoint(r.store, r.health, r.t);
           break;
       }
-      if (p && this.#parses(p, r.kind)) points.push(p);
+      const line = p && this.#encode(p, r.kind);
+      if (line) lines.push(line);
     }
-    return this.#add(points);
+    return this.#add(lines);
   }
 
   flush(): Promise<void> {
@@ -272,16 +289,16 @@ class InfluxStore implements InfluxVisitStore {
     });
   }
 
-  #add(points: IPoint[]): Promise<void> {
+  #add(lines: string[]): Promise<void> {
     if (this.#closed) {
-      if (points.length) {
-        this.#stats.dropped += points.length;
-        this.#log.error({ code: ErrorCodes.STORE_IO, points: points.length }, 'write after close: points not stored');
+      if (lines.length) {
+        this.#stats.dropped += lines.length;
+        this.#log.error({ code: ErrorCodes.STORE_IO, points: lines.length }, 'write after close: points not stored');
       }
       return Promise.resolve();
     }
-    if (points.length === 0) return Promise.resolve();
-    for (const p of points) this.#batch.push(p);
+    if (lines.length === 0) return Promise.resolve();
+    for (const l of lines) this.#batch.push(l);
     this.#boundMemory();
     return new Promise<void>((resolve) => {
       this.#waiting.push({ resolve });
@@ -302,7 +319,7 @@ class InfluxStore implements InfluxVisitStore {
   }
 
   /** a visit that can never be written is dropped here, not spooled forever */
-  #prepare(v: Visit): IPoint | null {
+  #prepare(v: Visit): string | null {
     let why: string | null = null;
     if (!this.#check.Check(v)) {
       const e = this.#check.Errors(v).First();
@@ -310,26 +327,21 @@ class InfluxStore implements InfluxVisitStore {
     } else if (!Number.isFinite(Date.parse(v.entryTime))) {
       why = `entryTime: not a date: ${v.entryTime}`;
     }
-    if (why === null) {
-      const point = visitPoint(v);
-      if (this.#parses(point, 'visit', v.party)) return point;
-      return null;
-    }
+    if (why === null) return this.#encode(visitPoint(v), 'visit', v.party);
     this.#stats.dropped += 1;
     const party = typeof (v as { party?: unknown }).party === 'string' ? v.party : undefined;
     this.#log.error({ code: ErrorCodes.STORE_IO, party, reason: why }, 'invalid visit not stored');
     return null;
   }
 
-  /** schema coercion throws here, not mid-batch */
-  #parses(point: IPoint, kind: string, party?: string): boolean {
+  /** the point's line; schema coercion throws here, not mid-batch */
+  #encode(point: IPoint, kind: string, party?: string): string | null {
     try {
-      this.#influx.parsePoint(point, { precision: 'n' });
-      return true;
+      return this.#toLine(point);
     } catch (err) {
       this.#stats.dropped += 1;
       this.#log.error({ code: ErrorCodes.STORE_IO, kind, party, reason: errMsg(err) }, 'invalid history point not stored');
-      return false;
+      return null;
     }
   }
 
@@ -355,7 +367,7 @@ class InfluxStore implements InfluxVisitStore {
     while (this.#batch.length > 0) {
       const points = this.#batch.splice(0, this.#batchPoints);
       try {
-        await this.#spool.append(points.map((p) => JSON.stringify(p)));
+        await this.#spool.append(points);
         this.#spoolFailing = false;
       } catch (err) {
         // disk full or failing: keep the points in memory (bounded) and try again later
@@ -386,15 +398,22 @@ class InfluxStore implements InfluxVisitStore {
       const records = this.#spool.peek(this.#batchPoints);
       const last = records.at(-1);
       if (!last) return true;
-      const points: IPoint[] = [];
+      const points: string[] = [];
       for (const r of records) {
         for (const line of r.lines) {
+          if (!isLegacyLine(line)) {
+            points.push(line);
+            continue;
+          }
+          let l: string | null = null;
           try {
-            points.push(JSON.parse(line) as IPoint);
+            l = this.#toLine(JSON.parse(line) as IPoint);
           } catch {
-            this.#stats.dropped += 1; // the spool checks its records; this is a bug, said once per point
+            // the spool checks its records and the point was checked when spooled: a bug, said once per point
             this.#log.error({ code: ErrorCodes.STORE_IO, record: r.id }, 'unreadable spooled point dropped');
           }
+          if (l === null) this.#stats.dropped += 1;
+          else points.push(l);
         }
       }
       const droppedBefore = this.#stats.dropped;
@@ -419,33 +438,41 @@ class InfluxStore implements InfluxVisitStore {
   }
 
   /** one request for the batch; when InfluxDB refuses some points (400), they are found one by one and dropped */
-  async #writeRaw(points: IPoint[]): Promise<void> {
-    if (points.length === 0) return;
+  async #writeRaw(lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
     try {
       this.#stats.rawRequests++;
-      await this.#influx.writePoints(points, { precision: 'n', retentionPolicy: RP_RAW });
+      await this.#pool.discard({
+        method: 'POST',
+        path: '/write',
+        query: { db: this.#db, precision: 'n', rp: RP_RAW },
+        body: lines.join('\n'),
+        ...(this.#auth !== undefined ? { auth: this.#auth } : {}),
+      });
       return;
     } catch (err) {
       if (httpStatus(err) !== 400) throw err;
-      if (points.length === 1) {
+      if (lines.length === 1) {
         this.#stats.dropped += 1;
-        const f = points[0]?.fields;
-        this.#log.error({ code: ErrorCodes.STORE_IO, measurement: points[0]?.measurement, party: f?.party, err: errMsg(err) }, 'InfluxDB refused a point; not stored');
+        const line = lines[0]!;
+        this.#log.error(
+          { code: ErrorCodes.STORE_IO, measurement: line.slice(0, Math.max(0, line.search(/[ ,]/))), party: /[ ,]party="([^"\\]*)"/.exec(line)?.[1], err: errMsg(err) },
+          'InfluxDB refused a point; not stored',
+        );
         return;
       }
     }
     // InfluxDB stored the valid points of a partial write: writing them again is harmless
-    for (const p of points) await this.#writeRaw([p]);
+    for (const l of lines) await this.#writeRaw([l]);
   }
 
   /** Recomputes, from the raw points, every hourly rollup the written visits fall in (late ones included). */
-  async #rollup(points: readonly IPoint[]): Promise<void> {
+  async #rollup(lines: readonly string[]): Promise<void> {
     const dirty = new Map<string, Set<number>>();
-    for (const p of points) {
-      if (p.measurement !== M.visit) continue;
-      const store = p.tags?.store;
-      if (store === undefined) continue;
-      const ms = Number(BigInt(String(p.timestamp)) / NS_PER_MS);
+    for (const line of lines) {
+      const key = visitLineKey(line);
+      if (!key) continue;
+      const { store, ms } = key;
       let s = dirty.get(store);
       if (!s) dirty.set(store, (s = new Set()));
       s.add(hourStart(ms, this.#tz));

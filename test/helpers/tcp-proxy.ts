@@ -20,7 +20,7 @@ export interface TcpProxyStats {
 export interface TcpProxy {
   readonly host: string;
   readonly port: number;
-  /** `scheme://127.0.0.1:port`, e.g. url('mqtt') */
+  /** `scheme://host:port` (an IPv6 host in brackets), e.g. url('mqtt') */
   url(scheme: string): string;
   /** resets every open connection and every new one until restore() */
   cut(): void;
@@ -38,8 +38,9 @@ const reset = (s: net.Socket): void => {
   else s.destroy();
 };
 
-export async function startTcpProxy(target: { host?: string; port: number }, opts: { port?: number } = {}): Promise<TcpProxy> {
-  const host = '127.0.0.1';
+/** `host`: where the proxy listens (default 127.0.0.1; '::1' puts a server on 127.0.0.1 behind an IPv6 address) */
+export async function startTcpProxy(target: { host?: string; port: number }, opts: { port?: number; host?: string } = {}): Promise<TcpProxy> {
+  const host = opts.host ?? '127.0.0.1';
   const upstreamHost = target.host ?? '127.0.0.1';
   let isCut = false;
   const pairs = new Set<[net.Socket, net.Socket]>();
@@ -82,7 +83,7 @@ export async function startTcpProxy(target: { host?: string; port: number }, opt
   return {
     host,
     port,
-    url: (scheme) => `${scheme}://${host}:${port}`,
+    url: (scheme) => `${scheme}://${net.isIPv6(host) ? `[${host}]` : host}:${port}`,
     cut() {
       isCut = true;
       for (const pair of [...pairs]) {

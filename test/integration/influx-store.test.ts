@@ -9,9 +9,11 @@ import { TimeZone } from '../../hub/engine/tz.ts';
 import { freePort } from '../../hub/influxd.ts';
 import { influxVisitStore, type InfluxStoreOptions, type InfluxVisitStore } from '../../hub/influx-store.ts';
 import { rollupVisits } from '../../hub/history/rollup.ts';
-import { subMsNanos } from '../../hub/history/schema.ts';
+import { greetingPoint, subMsNanos, visitPoint } from '../../hub/history/schema.ts';
+import { openSpool } from '../../hub/history/spool.ts';
 import { startTestInfluxd, waitFor, type TestInfluxd } from '../helpers/influxd.ts';
 import { captureLog } from '../helpers/capture-log.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 // Against a real influxd (test/helpers/influxd.ts). No timed assertions: outages and
 // recoveries are observed by polling with a bounded wait. Every store gets its own spool
@@ -258,11 +260,15 @@ describe('influxVisitStore against a real influxd', () => {
 
   it('drops a point InfluxDB refuses (field type conflict) without blocking the ones after it', async () => {
     // seed a string `size` into the raw shard of T0's day, so an integer size there is refused (400)
-    const q = async (stmt: string) => (await fetch(`${server.url}/query?q=${encodeURIComponent(stmt)}`, { method: 'POST' })).status;
-    expect(await q('CREATE DATABASE gw_conflict')).toBe(200);
-    expect(await q('CREATE RETENTION POLICY raw ON gw_conflict DURATION 90d REPLICATION 1 DEFAULT')).toBe(200);
+    // influxd sends the status before it runs the statement: the body is its result, read to the end
+    const q = async (stmt: string) => {
+      const res = await fetch(`${server.url}/query?q=${encodeURIComponent(stmt)}`, { method: 'POST' });
+      return `${res.status} ${(await res.text()).includes('"error"') ? 'error' : 'ok'}`;
+    };
+    expect(await q('CREATE DATABASE gw_conflict')).toBe('200 ok');
+    expect(await q('CREATE RETENTION POLICY raw ON gw_conflict DURATION 90d REPLICATION 1 DEFAULT')).toBe('200 ok');
     const seeded = await fetch(`${server.url}/write?db=gw_conflict&rp=raw&precision=ms`, { method: 'POST', body: `visit,store=zz size="big" ${T0}` });
-    expect(seeded.status).toBe(204);
+    expect(`${seeded.status} ${await seeded.text()}`).toBe('204 ');
     const logs2 = captureLog();
     const s = await open({ url: server.url, database: 'gw_conflict', log: logs2.log });
     try {
@@ -283,6 +289,40 @@ describe('influxVisitStore against a real influxd', () => {
     await expect(store.query("s1' OR store =~ /.*/ OR store = '", T0, T0 + 1)).rejects.toMatchObject({ code: ErrorCodes.BAD_PARAM });
     await expect(store.rollups("s1' OR 1=1", T0, T0 + 1)).rejects.toMatchObject({ code: ErrorCodes.BAD_PARAM });
     await expect(store.query('s1', Number.NaN, T0)).rejects.toBeInstanceOf(GwError);
+  });
+
+  it('drains a spool whose points an earlier version kept as JSON, rollups included', async () => {
+    // what the spool held before points were spooled as line-protocol lines
+    const spoolDir = newSpool();
+    const old = await openSpool({ dir: spoolDir, log: pino({ level: 'silent' }) });
+    const legacy: Visit[] = [metWithStaff, missed].map((v) => ({ ...v, store: 'leg' }));
+    await old.append(legacy.flatMap((v) => [visitPoint(v), greetingPoint(v)].filter((p) => p !== null).map((p) => JSON.stringify(p))));
+    await old.append([JSON.stringify(visitPoint({ ...late, store: 'leg' })), '{"measurement":"visit","tags":{"store":"leg"},"fields":{"size":"two"}']);
+    await old.close();
+    const s = await open({ url: server.url, database: 'gw_legacy', log: pino({ level: 'silent' }), spoolDir });
+    try {
+      await waitFor(() => s.backlog() === 0, 'the legacy spool to drain');
+      expect((await s.query('leg', T0, T0 + 3_600_000)).sort(byParty)).toEqual([...legacy, { ...late, store: 'leg' }].sort(byParty));
+      expect(s.stats()).toMatchObject({ written: 4, dropped: 1 }); // the unreadable JSON point is dropped, said
+      const r = await s.rollups('leg', T0, T0 + 3_600_000);
+      expect(r.hours.reduce((n, h) => n + h.visits, 0)).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reaches InfluxDB at an IPv6 address', async () => {
+    const proxy = await startTcpProxy({ port: server.port }, { host: '::1' });
+    const s = await open({ url: proxy.url('http'), database: 'gw_ipv6', log: pino({ level: 'silent' }) });
+    try {
+      await s.write([{ ...missed, store: 'v6' }]);
+      expect(s.stats()).toMatchObject({ written: 1, failures: 0 });
+      expect(await s.query('v6', T0, T0 + 3_600_000)).toEqual([{ ...missed, store: 'v6' }]);
+      expect(proxy.stats().forwarded).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
   });
 });
 
