@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { pino, type Logger } from 'pino';
 import { ErrorCodes, GwError } from '../../contract/index.ts';
 
@@ -113,8 +114,19 @@ const HEADER_MAX = 80;
 
 export const segmentName = (firstId: number): string => `${String(firstId).padStart(12, '0')}.spool`;
 
-/** CRC-32 (IEEE, as zlib/PNG) over the concatenated parts; node:zlib only has it from Node 22 */
-export function makeCrc32(): (parts: readonly Uint8Array[]) => number {
+/**
+ * CRC-32 (IEEE, as zlib/PNG) over the concatenated parts: node:zlib's (Node >= 20.15, ten
+ * times faster on a batch of thousands of points), else a table in JS; `js` forces the latter
+ */
+export function makeCrc32(opts: { js?: boolean } = {}): (parts: readonly Uint8Array[]) => number {
+  const native = opts.js ? undefined : (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  if (native) {
+    return (parts) => {
+      let c = 0;
+      for (const p of parts) c = native(p, c);
+      return c >>> 0;
+    };
+  }
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;

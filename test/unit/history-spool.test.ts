@@ -77,8 +77,10 @@ describe('history spool', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('computes the standard CRC-32', () => {
-    expect(makeCrc32()([Buffer.from('1234'), Buffer.from('56789')])).toBe(0xcbf43926);
+  it('computes the standard CRC-32, natively and in JS alike', () => {
+    for (const crc of [makeCrc32(), makeCrc32({ js: true })]) expect(crc([Buffer.from('1234'), Buffer.from('56789')])).toBe(0xcbf43926);
+    const parts = [Buffer.alloc(0), Buffer.from('7 5000 '), Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) & 0xff))];
+    expect(makeCrc32()(parts)).toBe(makeCrc32({ js: true })(parts));
   });
 
   it('appends, peeks in order without removing, acks a prefix', async () => {
