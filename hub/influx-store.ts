@@ -401,19 +401,8 @@ class InfluxStore implements InfluxVisitStore {
       const points: string[] = [];
       for (const r of records) {
         for (const line of r.lines) {
-          if (!isLegacyLine(line)) {
-            points.push(line);
-            continue;
-          }
-          let l: string | null = null;
-          try {
-            l = this.#toLine(JSON.parse(line) as IPoint);
-          } catch {
-            // the spool checks its records and the point was checked when spooled: a bug, said once per point
-            this.#log.error({ code: ErrorCodes.STORE_IO, record: r.id }, 'unreadable spooled point dropped');
-          }
-          if (l === null) this.#stats.dropped += 1;
-          else points.push(l);
+          const l = isLegacyLine(line) ? this.#fromLegacy(line, r.id) : line;
+          if (l !== null) points.push(l);
         }
       }
       const droppedBefore = this.#stats.dropped;
@@ -434,6 +423,18 @@ class InfluxStore implements InfluxVisitStore {
         this.#fail(err, 'InfluxDB write failed; points kept in the spool and retried');
         return false;
       }
+    }
+  }
+
+  /** a point an older version spooled as JSON, as its line */
+  #fromLegacy(line: string, record: number): string | null {
+    try {
+      return this.#toLine(JSON.parse(line) as IPoint);
+    } catch {
+      // the spool checks its records and the point was checked when spooled: a bug, said once per point
+      this.#stats.dropped += 1;
+      this.#log.error({ code: ErrorCodes.STORE_IO, record }, 'unreadable spooled point dropped');
+      return null;
     }
   }
 
