@@ -28,6 +28,7 @@ const STRING_SPECIAL = /["\\]/;
 const DIGITS = /^\d+$/;
 
 interface Compiled {
+  /** the schema's tag keys that need no escaping (any other key goes through toLine) */
   tags: ReadonlySet<string>;
   /** sorted by name, as the client writes them: name, escaped key, type */
   fields: ReadonlyArray<readonly [string, string, FieldType]>;
@@ -44,7 +45,7 @@ export function lineEncoder(influx: InfluxDB, schema: readonly ISchemaOptions[])
   for (const m of schema) {
     if (escape.measurement(m.measurement) !== m.measurement) continue;
     const names = Object.keys(m.fields).sort();
-    compiled.set(m.measurement, { tags: new Set(m.tags), fields: names.map((n) => [n, escape.tag(n), m.fields[n]!] as const) });
+    compiled.set(m.measurement, { tags: new Set(m.tags.filter((t) => !TAG_SPECIAL.test(t))), fields: names.map((n) => [n, escape.tag(n), m.fields[n]!] as const) });
   }
   const fast = (p: IPoint): string | null => {
     const c = p.measurement === undefined ? undefined : compiled.get(p.measurement);
@@ -54,7 +55,7 @@ export function lineEncoder(influx: InfluxDB, schema: readonly ISchemaOptions[])
     const tags = p.tags ?? {};
     for (const k of Object.keys(tags)) {
       const v = tags[k]!;
-      if (!c.tags.has(k) || typeof v !== 'string' || TAG_SPECIAL.test(k) || TAG_SPECIAL.test(v)) return null;
+      if (!c.tags.has(k) || typeof v !== 'string' || TAG_SPECIAL.test(v)) return null;
       line += `,${k}=${v}`;
     }
     const f = (p.fields ?? {}) as Record<string, unknown>;
