@@ -1,4 +1,4 @@
-// npx tsx bench/hub-cpu.ts [--events 100000] [--runs 6] [--against <checkout>] [--cpu-prof <dir>] [--rate <events/s>]
+// npx tsx bench/hub-cpu.ts [--events 100000] [--runs 6] [--against <checkout>] [--cpu-prof <dir>] [--rate <events/s>] [--history]
 //
 // The hub's CPU per event under sustained QoS 1 load, for comparing two versions of the hub on
 // this noisy machine, where events/s alone swings by a third between runs. Each run starts the
@@ -11,19 +11,22 @@
 // --cpu-prof writes a profile of each hub's main thread there. With --rate the load is paced
 // at that many events/s instead (as the compare bench's steady run: [30000] events), and the
 // PUBACK p50 and p99 of each pair are compared too, with the journal's commits as /live gives
-// them. Measures, never asserts.
+// them. With --history each hub writes its history into a real influxd started for the runs (a
+// database per run, as the compare bench does); the influxd's own CPU is not the hub's and is
+// not counted. Measures, never asserts.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startTestInfluxd } from '../test/helpers/influxd.ts';
 import { connectNodes, percentile, runLoad } from './load-gen.ts';
 import { atExit, runCleanups } from './procs.ts';
 import { greetwatchTarget, STORE } from './systems.ts';
 
 const { values: args } = parseArgs({
-  options: { events: { type: 'string' }, runs: { type: 'string', default: '6' }, against: { type: 'string' }, 'cpu-prof': { type: 'string' }, rate: { type: 'string' } },
+  options: { events: { type: 'string' }, runs: { type: 'string', default: '6' }, against: { type: 'string' }, 'cpu-prof': { type: 'string' }, rate: { type: 'string' }, history: { type: 'boolean' } },
 });
 const rate = args.rate === undefined ? undefined : Number(args.rate);
 if (rate !== undefined && !(Number.isFinite(rate) && rate > 0 && rate <= 100_000)) throw new Error(`--rate: events/s between 1 and 100,000, not ${args.rate}`);
@@ -57,12 +60,18 @@ const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-hub-cpu-'));
 atExit(async () => fs.rmSync(baseDir, { recursive: true, force: true }));
 const results: Run[] = [];
 try {
+  let influxUrl: string | undefined;
+  if (args.history) {
+    const influx = await startTestInfluxd();
+    atExit(() => influx.stop());
+    influxUrl = influx.url;
+  }
   for (let r = 0; r < runs; r++) {
     for (const t of trees) {
       const runDir = path.join(baseDir, `${r}-${t.name}`);
       fs.mkdirSync(runDir, { recursive: true });
       const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args['cpu-prof'], `${r}-${t.name}`)] : [];
-      const sys = await greetwatchTarget(undefined, { root: t.root, nodeArgs }).start(r + 1, Array.from({ length: 50 }, (_, i) => `n${i}`), runDir);
+      const sys = await greetwatchTarget(influxUrl, { root: t.root, nodeArgs }).start(r + 1, Array.from({ length: 50 }, (_, i) => `n${i}`), runDir);
       try {
         const conns = await connectNodes({ port: sys.mqttPort, store: STORE, nodes: Array.from({ length: 10 }, (_, i) => `n${i}`), login: (n) => sys.login(n) });
         const pid = sys.pids()[0]!;

@@ -74,6 +74,38 @@ export function timeMs(s: string): number {
   return Number.isNaN(ms) ? Date.parse(s) : ms;
 }
 
+/** ms of 10000-01-01T00:00:00.000Z: below it (and from 1970 on) the canonical form has 24 characters */
+const YEAR_10000_MS = 253_402_300_800_000;
+
+/**
+ * `new Date(ms).toISOString()`, the canonical form `timeMs` reads, built from digits: a Date
+ * and its formatting cost more than the rest of a history point. Times before 1970, from
+ * the year 10000 on, or not whole milliseconds are the Date's to write.
+ */
+export function isoTime(ms: number): string {
+  if (!(ms >= 0 && ms < YEAR_10000_MS && Number.isInteger(ms))) return new Date(ms).toISOString();
+  const days = Math.floor(ms / 86_400_000);
+  let rest = ms - days * 86_400_000;
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const mi = Math.floor(rest / 60_000);
+  rest -= mi * 60_000;
+  const sec = Math.floor(rest / 1000);
+  const milli = rest - sec * 1000;
+  // H. Hinnant's civil_from_days, for days since 1970 (era 4 on)
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const mo = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (mo <= 2 ? 1 : 0);
+  return `${y}-${pad2(mo)}-${pad2(d)}T${pad2(h)}:${pad2(mi)}:${pad2(sec)}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
 /** the punctuation of `toISOString()`'s form: YYYY-MM-DDTHH:MM:SS.sssZ */
 function canonicalShape(s: string): boolean {
   return s.length === 24 && s.charCodeAt(23) === 90 /* Z */ && s.charCodeAt(10) === 84 /* T */ && s.charCodeAt(19) === 46 /* . */ && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58;

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isRealTime, timeMs } from '../../contract/index.ts';
+import { isoTime, isRealTime, timeMs } from '../../contract/index.ts';
 
 // timeMs reads the canonical form digit by digit and leaves every other form to Date.parse:
-// it must agree with Date.parse on whatever the validator lets through.
+// it must agree with Date.parse on whatever the validator lets through. isoTime writes that form
+// from digits and must agree with toISOString on every time.
 describe('timeMs', () => {
   it('equals Date.parse on canonical times', () => {
     fc.assert(
@@ -38,5 +39,37 @@ describe('timeMs', () => {
       const roundTrip = Number.isFinite(ms) && new Date(ms).toISOString() === s;
       expect(isRealTime(s), s).toBe(roundTrip);
     }
+  });
+});
+
+describe('isoTime', () => {
+  it('equals toISOString on any whole millisecond, and at the edges of its own arithmetic', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Date.parse('-271821-04-20T00:00:00.000Z'), max: Date.parse('+275760-09-13T00:00:00.000Z') }), (ms) => {
+        expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Date.parse('9999-12-31T23:59:59.999Z') }), (ms) => {
+        expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+        expect(timeMs(isoTime(ms))).toBe(ms);
+      }),
+      { numRuns: 20_000 },
+    );
+    const edges: number[] = [0, 1, 999, 1000, 86_399_999, 86_400_000, Date.parse('9999-12-31T23:59:59.999Z'), Date.parse('+010000-01-01T00:00:00.000Z'), -1, -86_400_001];
+    // every month end and leap day of the years the calendar's rules turn on
+    for (const y of [1970, 1972, 1999, 2000, 2024, 2026, 2100, 2400, 9996]) {
+      for (let m = 0; m < 12; m++) {
+        const start = Date.UTC(y, m, 1);
+        edges.push(start - 1, start, Date.UTC(y, m + 1, 1) - 1);
+      }
+    }
+    for (const ms of edges) expect(isoTime(ms), String(ms)).toBe(new Date(ms).toISOString());
+  });
+  it('leaves what is not a whole millisecond to the Date', () => {
+    expect(isoTime(1.7)).toBe(new Date(1.7).toISOString());
+    expect(isoTime(-0.5)).toBe(new Date(-0.5).toISOString());
+    expect(() => isoTime(NaN)).toThrow(RangeError);
   });
 });
