@@ -62,8 +62,11 @@ interface SourceInfo {
   /** the CloudEvents source */
   source: string;
   node: string;
-  /** of this engine's store: the node id names the source */
-  ours: boolean;
+  /**
+   * what its events' buffer keys and party ids start with: the node id and `/` for a source of
+   * this engine's store, else the whole source and a NUL. One string per source, not per event.
+   */
+  keyPrefix: string;
   counters: NodeCounters;
   /** the boot of the source's last event, its counts (in counters.boots) and its clock */
   bootid: string | undefined;
@@ -476,7 +479,8 @@ export class GreetEngine {
     if (info) return this.#remember(info);
     const p = parseSource(source);
     const node = p?.node ?? source;
-    info = { source, node, ours: p?.store === this.store, counters: this.#countersFor(node), bootid: undefined, boot: undefined, clock: undefined, seen: new SeenIds() };
+    const keyPrefix = p?.store === this.store ? `${node}/` : `${source}\u0000`;
+    info = { source, node, keyPrefix, counters: this.#countersFor(node), bootid: undefined, boot: undefined, clock: undefined, seen: new SeenIds() };
     this.#sources.set(source, info);
     return this.#remember(info);
   }
@@ -634,7 +638,7 @@ class BufferedPresence {
 
 /** buffer key and party id: the node and the event id (another store's source stays whole) */
 function keyOf(ev: GwEvent, src: SourceInfo): string {
-  return src.ours ? `${src.node}/${ev.id}` : `${ev.source}\u0000${ev.id}`;
+  return src.keyPrefix + ev.id;
 }
 
 function cmpTie(a: Buffered, b: Buffered): number {
