@@ -6,6 +6,18 @@ import { M } from './schema.ts';
 // join, not a second schema pass and a JSON round trip on the hub's event loop.
 
 /**
+ * `s` as one string: V8 keeps a concatenation as a tree of its pieces (about 1,100 bytes for a
+ * 190-character event line, against about 230 once flat), and a line waits in the batch and
+ * the spool until InfluxDB has it, through many young-generation collections. Reading a
+ * character makes V8 flatten it; the pieces are garbage at once. (Joining an array of the
+ * pieces gives a flat string too, at about 0.3 µs more per line.)
+ */
+function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
+/**
  * One point as the line `InfluxDB#writePoints` would send for it: the schema's coercion
  * (`parsePoint`, which throws on a field of the wrong type or an unknown tag), then the
  * library's own escaping.
@@ -19,7 +31,7 @@ export function toLine(influx: InfluxDB, point: IPoint): string {
     line += `${i === 0 ? ' ' : ','}${escape.tag(k)}=${v}`;
   }
   if (castedTimestamp !== undefined) line += ` ${castedTimestamp}`;
-  return line;
+  return flat(line);
 }
 
 /** what the client's escapers would change (a backslash too: its quirk for `\\'`) */
@@ -92,7 +104,7 @@ export function lineEncoder(influx: InfluxDB, schema: readonly ISchemaOptions[])
     }
     // a field the schema does not know: the client's error
     if (used !== Object.keys(f).length) return null;
-    return `${line} ${ts}`;
+    return flat(`${line} ${ts}`);
   };
   return (p) => fast(p) ?? toLine(influx, p);
 }
