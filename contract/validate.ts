@@ -79,8 +79,8 @@ const YEAR_10000_MS = 253_402_300_800_000;
 
 /**
  * `new Date(ms).toISOString()`, the canonical form `timeMs` reads, built from digits: a Date
- * and its formatting cost more than the rest of a history point. Times before 1970, from
- * the year 10000 on, or not whole milliseconds are the Date's to write.
+ * and its formatting cost about three times as much, once per history point. Times before
+ * 1970, from the year 10000 on, or not whole milliseconds are the Date's to write.
  */
 export function isoTime(ms: number): string {
   if (!(ms >= 0 && ms < YEAR_10000_MS && Number.isInteger(ms))) return new Date(ms).toISOString();

@@ -574,11 +574,11 @@ export class GreetEngine {
   }
 }
 
-// Buffered events are made with `new`, one class per kind with the fields an object literal of
-// that kind would have, set once each in the same order (declared, not defined). An object
-// literal carries an allocation site, from which V8 may decide to allocate it straight in the
-// old generation: in a replay, where a buffered event lives for a few events, that made the
-// whole engine about half as fast in about half the runs (README "Benchmarks", (a)).
+// Buffered events are made with `new`, one class per kind (a greet's staff undefined when it
+// has none), each field set once in the constructor (declared, not defined). An object literal
+// carries an allocation site, from which V8 may decide to allocate it straight in the old
+// generation: in a replay, where a buffered event lives for a few events, that made the engine
+// 25–50 % slower in about half the runs (README "Benchmarks", (a)).
 class BufferedEntry {
   declare readonly kind: 'entry';
   declare readonly t: number;
