@@ -20,6 +20,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** whether objects and arrays in JSON text nest deeper than `limit` (brackets inside strings do not count) */
 function nestsDeeper(text: string, limit: number): boolean {
+  // no deeper than it has opening brackets, in strings or not: an event has a few, found by
+  // native scans, where the walk below reads every character in JS
+  if (count(text, '{', limit + 1) + count(text, '[', limit + 1) <= limit) return false;
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -40,6 +43,13 @@ function nestsDeeper(text: string, limit: number): boolean {
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return false;
+}
+
+/** occurrences of `c` in `text`, counted up to `cap` */
+function count(text: string, c: string, cap: number): number {
+  let n = 0;
+  for (let i = text.indexOf(c); i >= 0 && n < cap; i = text.indexOf(c, i + 1)) n++;
+  return n;
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
