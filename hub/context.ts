@@ -47,6 +47,11 @@ export interface HubRuntime {
   subscribe?: (topic: string, fn: (topic: string, payload: string) => void) => () => void;
   /** hands a publish to ingest as if a node had sent it: validated, counted, traced (set by the ingest plugin) */
   ingest?: (topic: string, payload: string) => Promise<void>;
+  /**
+   * the receive time of the oldest event recorded but not yet handed to the engine, Infinity
+   * when none (set by the ingest plugin): the tick moves hub time only to just before it
+   */
+  pendingSince?: () => number;
   /** alert delivery counters (set by the alerts plugin) */
   alerts?: import('./plugins/alerts.ts').AlertsApi;
   /** the live view (set by the live-engine plugin) */

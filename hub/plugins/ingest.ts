@@ -2,6 +2,7 @@ import type { Client, PublishPacket } from 'aedes';
 import { decodeStatus, ErrorCodes, parseJsonText, parseTopic, validateEvent, type ErrorCode } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { nodeCheck, timeCheck } from '../engine/replay.ts';
+import { PendingReceipts } from '../pending-receipts.ts';
 import { rateLimitedLog } from '../rate-limited-log.ts';
 
 // Every publish from a node passes here before the broker acknowledges it
@@ -21,6 +22,7 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
   let log: HubContext['log'] | undefined;
   let offConfig: (() => void) | undefined;
   let logLimited: ReturnType<typeof rateLimitedLog> = () => undefined;
+  const pending = new PendingReceipts();
 
   const reject = (node: string | null, topic: string, code: ErrorCode, reason: string) => {
     if (!ctx) return;
@@ -43,6 +45,7 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
           const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false } as PublishPacket;
           plugin.gate(null, packet, (err) => (err ? reject(err) : resolve()));
         });
+      c.runtime.pendingSince = () => pending.floor();
       offConfig = c.bus.on('config:changed', ({ config }) => {
         member = nodeCheck(config);
       });
@@ -87,21 +90,25 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
         const written = (err?: Error) => {
           acknowledged = true;
           if (err) {
+            pending.remove(recvMs);
             c.metrics.traceFailed(err);
             logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
             return done(err);
           }
           // a commit hands over thousands of events in a burst: the engine and the PUBACKs take turns with the loop
           c.turn.run(() => {
+            pending.remove(recvMs);
             if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
             done();
           });
         };
         // the text as it came is the trace line (hub/trace-recorder.ts traceLine)
+        pending.add(recvMs);
         c.recorder.record(event, recvMs, written, parsed.text);
       } catch (err) {
         // a failure after the acknowledgement is not the event's: let the broker's guard log it
         if (acknowledged) throw err;
+        pending.remove(recvMs);
         // an event the trace cannot hold is refused and counted, never dropped uncounted
         return refuse(ErrorCodes.EVENT_ENVELOPE, `event cannot be recorded: ${(err as Error).message}`);
       }

@@ -309,6 +309,9 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         ctx.bus.on('event:accepted', ({ event, recvMs }) => {
           eng.ingest(event, recvMs);
           noteFault(eng, event, recvMs);
+          // an event moves hub time too: what that made final is taken now, not at the next tick,
+          // or a report read in between would find it neither final nor in the live view
+          takeFinal();
           view = undefined;
           snapshot = undefined;
           // one look at the waiting list per turn of the event loop, however many events it brought;
@@ -531,12 +534,16 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
 
       const tick = () => {
         const now = ctx.clock.now();
-        eng.advance(now);
+        // hub time stops just before an event received but still on its way to the engine (its
+        // trace write): the engine then judges it at its own receive time, as a replay does
+        // (hub/pending-receipts.ts). ingest starts after this plugin, so it is asked each tick.
+        const hubNow = Math.min(now, (ctx.runtime.pendingSince?.() ?? Infinity) - 1);
+        eng.advance(hubNow);
         takeFinal();
-        lastTakeFinal = now;
-        if (held && releaseAt !== undefined && now >= releaseAt) release(now);
+        lastTakeFinal = hubNow;
+        if (held && releaseAt !== undefined && now >= releaseAt) release(hubNow);
         if (!held) {
-          emittedThrough = now;
+          emittedThrough = hubNow;
           if (performance.now() - lastWrite >= markEveryMs) void writeNow();
         }
         prune(now);
