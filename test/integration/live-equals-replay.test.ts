@@ -19,6 +19,9 @@ import { waitFor } from '../helpers/wait.ts';
 // CONTRACT.md "Replay": the live hub's report equals a replay of its trace. Two ways the live
 // hub's own timing could break that, each found by `npm run chaos` (hub-kill-late), each
 // reproduced here on an injected clock with a real hub and broker:
+//   - after a quiet spell longer than reorderS, the hub judged "later than reorderS" against
+//     its last tick while the replay had moved on with the event's recvtime (the engine now
+//     moves hub time with every event it receives);
 //   - an event moves hub time, and what that made final waited for the next tick to be taken:
 //     a report read in between found it neither final nor in the live view;
 //   - a tick moved hub time past an event received earlier but still in its trace write, so
@@ -116,6 +119,18 @@ const greet = { button: 'fob' };
 const entry = { sensor: 'beam', direction: 'in' };
 
 describe('the live hub finds what a replay of its trace finds', () => {
+  it('events later than reorderS after a quiet spell: the report equals the replay', async ({ expect }) => {
+    // one tick, at the start: the gap below has no tick in it
+    const w = await world({ reorderS: 2, greetLeadS: 0 }, { tickMs: 3_600_000 });
+    // 20 s later on the hub's clock, nothing received meanwhile: an entry at 17 s, then a greet at 16.5 s
+    w.setClock(20);
+    await w.send('door', 'e1', 'greetwatch.entry.v1', 17, entry);
+    await w.send('counter', 'g1', 'greetwatch.greet.v1', 16.5, greet);
+    const { live, replayed } = await w.reports();
+    expect(replayed.visits).toBe(1);
+    expect(live).toEqual(replayed);
+  });
+
   it('an orphan greet made final by an event, read before the next tick, is in the report', async ({ expect }) => {
     // one tick, at the start: between events hub time moves only with them
     const w = await world({ reorderS: 2, greetLeadS: 2 }, { tickMs: 3_600_000 });
