@@ -307,6 +307,8 @@ describe('floor view without the hub', () => {
   });
 
   it('says so across the screen when the hub stops, stops the timers, and recovers from a hub restarted on the same port', async () => {
+    // the page's clock runs as the real one, and can be moved on at once (the frozen timers below)
+    await page.clock.install();
     await page.goto(`${rig.hub.httpUrl}/`);
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
     await rig.walkIn();
@@ -324,9 +326,9 @@ describe('floor view without the hub', () => {
     const box = (await overlay.boundingBox())!;
     expect(box.width).toBe(DESKTOP.width);
     expect(box.height).toBe(DESKTOP.height);
-    // the timers stop where they were
+    // the timers stop where they were: 1.5 s on the page's clock, and its timer ticks, go by at once
     const frozen = await tile.locator('.timer').textContent();
-    await page.waitForTimeout(1500);
+    await page.clock.runFor(1500);
     expect(await tile.locator('.timer').textContent()).toBe(frozen);
     await shot(page, 'floor-offline-desktop');
 
