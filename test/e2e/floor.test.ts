@@ -297,6 +297,9 @@ describe('floor view without the hub', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     page = await browser.newPage({ viewport: DESKTOP });
+    // the page's clock runs as the real one, and a test can move it on at once: what the page
+    // does after seconds of silence is seen without waiting for them
+    await page.clock.install();
   });
 
   afterAll(async () => {
@@ -307,8 +310,6 @@ describe('floor view without the hub', () => {
   });
 
   it('says so across the screen when the hub stops, stops the timers, and recovers from a hub restarted on the same port', async () => {
-    // the page's clock runs as the real one, and can be moved on at once (the frozen timers below)
-    await page.clock.install();
     await page.goto(`${rig.hub.httpUrl}/`);
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
     await rig.walkIn();
@@ -351,16 +352,24 @@ describe('floor view without the hub', () => {
     await waitFor(() => streamRequests > before, 'the page to open a stream again');
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
     const staleBefore = Number((await html.getAttribute('data-stale')) ?? 0);
-    // no error, no end: only the silence tells (about 5 s)
+    const retried = streamRequests;
+    // no error, no end: only the silence tells, once it is longer than the page's limit (5 s)
+    await page.clock.runFor(6_000);
     await page.locator('#conn[data-state="stale"]').waitFor({ timeout: 15_000 });
     expect(Number(await html.getAttribute('data-stale'))).toBe(staleBefore + 1);
     expect(await page.locator('#offline').isVisible()).toBe(true);
     expect(await page.locator('#offline').textContent()).toContain('No connection to the hub');
-    // the watchdog opens new streams while none answers, and the page stays stale meanwhile
+    // the watchdog opened a new stream as it went stale, and opens another each 5 s while none
+    // answers; the page stays stale meanwhile
+    await waitFor(() => streamRequests > retried, 'the watchdog to open a new stream');
     const afterStale = streamRequests;
-    await waitFor(() => streamRequests > afterStale, 'the watchdog to open a new stream', 15_000);
+    await page.clock.runFor(6_000);
+    await waitFor(() => streamRequests > afterStale, 'the watchdog to open another stream');
     expect(await page.locator('#conn').getAttribute('data-state')).toBe('stale');
     silent = false;
+    const answered = streamRequests;
+    await page.clock.runFor(6_000);
+    await waitFor(() => streamRequests > answered, 'the watchdog to open a stream the hub answers');
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 15_000 });
     // and it stays live: that stream keeps talking
     await page.waitForTimeout(6000);
