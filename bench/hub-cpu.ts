@@ -11,7 +11,7 @@
 // --cpu-prof writes a profile of each hub's main thread there. With --rate the load is paced
 // at that many events/s instead (as the compare bench's steady run: [30000] events), and the
 // PUBACK p50 and p99 of each pair are compared too, with the journal's commits as /live gives
-// them. With --history each hub writes its history into a real influxd started for the runs (a
+// them, and entry → screen as the compare bench times it (the live stream). With --history each hub writes its history into a real influxd started for the runs (a
 // database per run, as the compare bench does); the influxd's own CPU is not the hub's and is
 // not counted. Measures, never asserts.
 
@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { startTestInfluxd } from '../test/helpers/influxd.ts';
 import { connectNodes, percentile, runLoad } from './load-gen.ts';
 import { atExit, runCleanups } from './procs.ts';
+import { waitFor } from '../test/helpers/wait.ts';
 import { greetwatchTarget, STORE } from './systems.ts';
 
 const { values: args } = parseArgs({
@@ -52,6 +53,9 @@ interface Run {
   cpuUsPerEvent: number;
   pubackP50Ms: number;
   pubackP99Ms: number;
+  /** paced runs: entry → screen, ms (NaN unloaded) */
+  screenP50Ms: number;
+  screenP99Ms: number;
 }
 
 // the compiled hub or an error (bin/greetwatch.mjs), never the sources through tsx
@@ -77,12 +81,33 @@ try {
         const pid = sys.pids()[0]!;
         const cpu0 = cpuS(pid);
         const bootid = `b${r}${t.name}`;
+        // paced, entry → screen too, as the compare bench times it: the live stream's first change opening the party
+        const shown = new Map<string, number>();
+        const screenMs: number[] = [];
+        let entries = 0;
+        const screen = rate && sys.screen
+          ? await sys.screen((party) => {
+              const at = shown.get(party);
+              if (at === undefined) return;
+              screenMs.push(performance.now() - at);
+              shown.delete(party);
+            })
+          : undefined;
         const load = await runLoad(
           rate
-            ? { store: STORE, bootid, conns, total: events, window: Infinity, ratePerS: rate, timeoutMs: (events / rate) * 1000 + 30_000 }
+            ? { store: STORE, bootid, conns, total: events, window: Infinity, ratePerS: rate, timeoutMs: (events / rate) * 1000 + 30_000, onEntry: (party: string, at: number) => {
+                  entries++;
+                  shown.set(party, at);
+                },
+              }
             : { store: STORE, bootid, conns, total: events, window: 16, timeoutMs: 300_000 },
         );
         const cpu = cpuS(pid) - cpu0;
+        if (screen) {
+          // the last entries reach the screen, or 2 s pass
+          await waitFor(() => shown.size === 0, 'the last entries on the screen', 2_000).catch(() => undefined);
+          screen.close();
+        }
         if (rate) await sys.landed(bootid); // reads /live: the journal's commits for the notes
         const row: Run = {
           tree: t.name,
@@ -90,11 +115,13 @@ try {
           cpuUsPerEvent: (cpu / load.acked) * 1e6,
           pubackP50Ms: percentile(load.puback.subarray(0, load.acked), 50),
           pubackP99Ms: percentile(load.puback.subarray(0, load.acked), 99),
+          screenP50Ms: screenMs.length ? percentile(screenMs, 50) : NaN,
+          screenP99Ms: screenMs.length ? percentile(screenMs, 99) : NaN,
         };
         results.push(row);
         await Promise.all(conns.map((c) => c.pub.close()));
         process.stdout.write(
-          `run ${r + 1} ${t.name.padEnd(7)} ${Math.round(row.eventsPerS).toLocaleString('en-US').padStart(7)} events/s, hub CPU ${row.cpuUsPerEvent.toFixed(1)} µs/event, PUBACK p50 ${row.pubackP50Ms.toFixed(2)} / p99 ${row.pubackP99Ms.toFixed(2)} ms${load.acked < events ? ` (${load.acked} of ${events} acknowledged)` : ''}\n`,
+          `run ${r + 1} ${t.name.padEnd(7)} ${Math.round(row.eventsPerS).toLocaleString('en-US').padStart(7)} events/s, hub CPU ${row.cpuUsPerEvent.toFixed(1)} µs/event, PUBACK p50 ${row.pubackP50Ms.toFixed(2)} / p99 ${row.pubackP99Ms.toFixed(2)} ms${rate ? `, screen p50 ${row.screenP50Ms.toFixed(1)} / p99 ${row.screenP99Ms.toFixed(1)} ms (${screenMs.length} of ${entries} entries shown)` : ''}${load.acked < events ? ` (${load.acked} of ${events} acknowledged)` : ''}\n`,
         );
         if (rate) for (const n of sys.notes()) process.stdout.write(`        ${n}\n`);
       } finally {
@@ -129,5 +156,7 @@ if (trees.length === 2) {
   if (rate) {
     paired((x) => x.pubackP50Ms, 'ms PUBACK p50', 2);
     paired((x) => x.pubackP99Ms, 'ms PUBACK p99', 2);
+    paired((x) => x.screenP50Ms, 'ms entry → screen p50', 1);
+    paired((x) => x.screenP99Ms, 'ms entry → screen p99', 1);
   }
 }
