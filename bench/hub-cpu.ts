@@ -11,9 +11,10 @@
 // --cpu-prof writes a profile of each hub's main thread there. With --rate the load is paced
 // at that many events/s instead (as the compare bench's steady run: [30000] events), and the
 // PUBACK p50 and p99 of each pair are compared too, with the journal's commits as /live gives
-// them, and entry → screen as the compare bench times it (the live stream). With --history each hub writes its history into a real influxd started for the runs (a
-// database per run, as the compare bench does); the influxd's own CPU is not the hub's and is
-// not counted. Measures, never asserts.
+// them, and entry → screen as the compare bench times it (the live stream's first change
+// opening the party). With --history each hub writes its history into a real influxd started
+// for the runs (a database per run, as the compare bench does); the influxd's own CPU is not
+// the hub's and is not counted. Measures, never asserts.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,9 +22,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startTestInfluxd } from '../test/helpers/influxd.ts';
+import { waitFor } from '../test/helpers/wait.ts';
 import { connectNodes, percentile, runLoad } from './load-gen.ts';
 import { atExit, runCleanups } from './procs.ts';
-import { waitFor } from '../test/helpers/wait.ts';
 import { greetwatchTarget, STORE } from './systems.ts';
 
 const { values: args } = parseArgs({
@@ -53,7 +54,7 @@ interface Run {
   cpuUsPerEvent: number;
   pubackP50Ms: number;
   pubackP99Ms: number;
-  /** paced runs: entry → screen, ms (NaN unloaded) */
+  /** entry → screen, ms (NaN unless paced) */
   screenP50Ms: number;
   screenP99Ms: number;
 }
@@ -81,25 +82,26 @@ try {
         const pid = sys.pids()[0]!;
         const cpu0 = cpuS(pid);
         const bootid = `b${r}${t.name}`;
-        // paced, entry → screen too, as the compare bench times it: the live stream's first change opening the party
+        // paced, entry → screen too: published entries waiting to show
         const shown = new Map<string, number>();
         const screenMs: number[] = [];
         let entries = 0;
-        const screen = rate && sys.screen
-          ? await sys.screen((party) => {
-              const at = shown.get(party);
-              if (at === undefined) return;
-              screenMs.push(performance.now() - at);
-              shown.delete(party);
-            })
-          : undefined;
+        const onEntry = (party: string, at: number) => {
+          entries++;
+          shown.set(party, at);
+        };
+        const screen =
+          rate && sys.screen
+            ? await sys.screen((party) => {
+                const at = shown.get(party);
+                if (at === undefined) return;
+                screenMs.push(performance.now() - at);
+                shown.delete(party);
+              })
+            : undefined;
         const load = await runLoad(
           rate
-            ? { store: STORE, bootid, conns, total: events, window: Infinity, ratePerS: rate, timeoutMs: (events / rate) * 1000 + 30_000, onEntry: (party: string, at: number) => {
-                  entries++;
-                  shown.set(party, at);
-                },
-              }
+            ? { store: STORE, bootid, conns, total: events, window: Infinity, ratePerS: rate, timeoutMs: (events / rate) * 1000 + 30_000, onEntry }
             : { store: STORE, bootid, conns, total: events, window: 16, timeoutMs: 300_000 },
         );
         const cpu = cpuS(pid) - cpu0;
