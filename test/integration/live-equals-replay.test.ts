@@ -16,7 +16,7 @@ import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { apiAuth, password, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-// CONTRACT.md "Replay": the live hub's report equals a replay of its trace. Two ways the live
+// CONTRACT.md "Replay": the live hub's report equals a replay of its trace. Three ways the live
 // hub's own timing could break that, each found by `npm run chaos` (hub-kill-late), each
 // reproduced here on an injected clock with a real hub and broker:
 //   - after a quiet spell longer than reorderS, the hub judged "later than reorderS" against
