@@ -42,6 +42,8 @@ export interface HubOptions {
   recorder?: TraceRecorder;
   /** engine tick (how often hub time advances and the live view refreshes) */
   tickMs?: number;
+  /** the waiting list is looked at no sooner than this after the last look (ms; LiveEngineOptions) */
+  lookGapMs?: number;
   /** how often live streams get a full snapshot (changes are pushed as they happen) */
   snapshotMs?: number;
   /** the built dashboard (default <repo>/dist/dashboard) */
@@ -161,7 +163,7 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   };
   const ingest = ingestPlugin();
   const plugins: HubPlugin[] = [
-    liveEnginePlugin({ ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}) }),
+    liveEnginePlugin({ ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}), ...(opts.lookGapMs !== undefined ? { lookGapMs: opts.lookGapMs } : {}) }),
     ingest,
     historyPlugin(),
     brokerPlugin({ gate: ingest.gate, ...(opts.guard ? { guard: opts.guard } : {}) }),

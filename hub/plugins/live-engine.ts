@@ -46,6 +46,8 @@ export interface LiveEngineOptions {
   republishAfterMs?: number;
   /** the published watermark is written at most this often (and on stop); default 2 s */
   markEveryMs?: number;
+  /** after events, the waiting list is looked at no sooner than this after the last look; default LOOK_GAP_MS */
+  lookGapMs?: number;
 }
 
 const KEEP_MS = 48 * 3_600_000;
@@ -267,6 +269,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       // the watermark: `emittedThrough` is the hub time of the last takeFinal whose output went on the
       // bus (all the engine had made final by then was emitted); written at most every markEveryMs
       const markEveryMs = opts.markEveryMs ?? 2_000;
+      const lookGapMs = opts.lookGapMs ?? LOOK_GAP_MS;
       const logMarkError = rateLimitedLog(log, 60_000);
       let emittedThrough = -Infinity;
       let written = typeof mark === 'object' && 'ms' in mark ? mark.ms : -Infinity;
@@ -332,7 +335,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
               const t1 = performance.now();
               lastFlush = { at: t1, cost: t1 - t0 };
             };
-            const wait = lastFlush.at + Math.max(LOOK_GAP_MS, 4 * lastFlush.cost) - performance.now();
+            const wait = lastFlush.at + Math.max(lookGapMs, 4 * lastFlush.cost) - performance.now();
             if (wait > 0) {
               const t = setTimeout(look, wait);
               flushQueued = () => clearTimeout(t);

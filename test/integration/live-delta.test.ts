@@ -23,7 +23,7 @@ afterEach(async () => {
   hub = undefined;
 });
 
-async function start(): Promise<{ changes: LiveChange[]; send: (id: string, timeS: number) => Promise<void>; later: (s: number) => void }> {
+async function start(opts: { tickMs?: number; lookGapMs?: number } = {}): Promise<{ changes: LiveChange[]; send: (id: string, timeS: number) => Promise<void>; later: (s: number) => void }> {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-delta-'));
   const base = Math.floor(Date.now() / 1000) * 1000;
   let offsetMs = 0;
@@ -35,7 +35,7 @@ async function start(): Promise<{ changes: LiveChange[]; send: (id: string, time
       hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
     }) as StoreConfig,
   );
-  const h = await startHub({ config: cfg, dataDir: dir, clock: { now: () => base + offsetMs }, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 20 });
+  const h = await startHub({ config: cfg, dataDir: dir, clock: { now: () => base + offsetMs }, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: opts.tickMs ?? 20, ...(opts.lookGapMs !== undefined ? { lookGapMs: opts.lookGapMs } : {}) });
   hub = h;
   const changes: LiveChange[] = [];
   h.ctx.bus.on('live:delta', ({ delta }) => {
@@ -58,6 +58,25 @@ async function start(): Promise<{ changes: LiveChange[]; send: (id: string, time
 }
 
 describe('waiting-list changes', () => {
+  it('after a look, the next one waits lookGapMs, however soon events come', async () => {
+    // the one tick is the start's: only events lead to looks
+    const { send, later } = await start({ tickMs: 3_600_000, lookGapMs: 1_000 });
+    const pushedAt = new Map<string, number>();
+    hub!.ctx.bus.on('live:delta', ({ delta }) => {
+      for (const c of delta.changes) if (c.kind === 'open') pushedAt.set(c.party.party, performance.now());
+    });
+    await send('e1', 0);
+    await waitFor(() => pushedAt.has('door/e1'), 'door/e1 pushed');
+    later(10);
+    await send('e2', 10);
+    const live = hub!.ctx.runtime.live!;
+    await waitFor(() => live.snapshot().open.length === 2, 'door/e2 in the live view');
+    await waitFor(() => pushedAt.has('door/e2'), 'door/e2 pushed');
+    // a lower bound only, which a slow machine cannot break: the look waits for a timer (Node's
+    // timers may run up to 1 ms before their time)
+    expect(pushedAt.get('door/e2')! - pushedAt.get('door/e1')!).toBeGreaterThanOrEqual(998);
+  });
+
   it('a party that waits past expireS leaves as closed (missed); one re-read by an earlier entry as withdrawn', async () => {
     const { changes, send, later } = await start();
     await send('e1', 0);
