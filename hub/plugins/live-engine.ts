@@ -323,10 +323,10 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           view = undefined;
           snapshot = undefined;
           // one look at the waiting list per turn of the event loop, however many events it brought,
-          // and at most one every LOOK_GAP_MS: at hundreds of events a second a look per event was
-          // most of the live view's cost. When a look is dear (a backlog that re-sorts the buffer),
-          // the next waits four times its cost, so screens lag a little in a flood but the broker
-          // keeps 80 % of the time
+          // and none sooner than lookGapMs after the last: at hundreds of events a second a look per
+          // event was most of the live view's cost. When a look is dear (a backlog that re-sorts the
+          // buffer), the next waits four times its cost, so screens lag a little in a flood but the
+          // broker keeps 80 % of the time
           if (!flushQueued) {
             const look = () => {
               flushQueued = undefined;
