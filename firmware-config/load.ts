@@ -18,6 +18,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { ErrorCodes, GwError, type ErrorCode } from '../contract/errors.ts';
 import { ID_PATTERN } from '../contract/ids.ts';
+import { isTimeZone, timeZoneNames } from '../contract/time-zones.ts';
 import { boardFor, BOARDS, checkPin, driverMismatch, type BoardName } from './boards.ts';
 import { parsePhc } from './passwords.ts';
 import { PasswordHash, StoreConfig, WEEKDAYS } from './schema.ts';
@@ -1098,18 +1099,7 @@ function dup(seen: Map<string, Path>, id: string, path: Path, what: string, add:
   else seen.set(id, path);
 }
 
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat(undefined, { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-let zoneCache: string[] | undefined;
 function timeZones(): string[] {
   // supportedValuesOf omits the UTC aliases on some ICU builds
-  zoneCache ??= ['UTC', ...Intl.supportedValuesOf('timeZone')];
-  return zoneCache;
+  return timeZoneNames() ?? ['UTC', ...Intl.supportedValuesOf('timeZone')];
 }

@@ -7,7 +7,7 @@ import { GwError } from '../contract/index.ts';
 import { NODE_USAGE } from '../edge/usage.ts';
 import { loadConfig } from '../firmware-config/load.ts';
 import { replayTrace } from './engine/replay.ts';
-import { TimeZone } from './engine/tz.ts';
+import { storeTimeZone } from './engine/store-zone.ts';
 import { parseTimeParam } from './http/params.ts';
 import { isWhatIf, replayWhatIf } from './replay-what-if.ts';
 import { releaseStartupMemory } from './startup-memory.ts';
@@ -118,7 +118,7 @@ function replay(args: string[]): number {
   } catch (err) {
     throw new UsageError(`${file}: cannot read trace (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const tz = new TimeZone(cfg.store.timezone);
+  const tz = storeTimeZone(cfg.store.timezone);
   const period = {
     ...(values.from ? { fromMs: parseTimeParam('from', values.from, tz) } : {}),
     ...(values.to ? { toMs: parseTimeParam('to', values.to, tz) } : {}),

@@ -4,7 +4,8 @@ import { Pool } from 'influx/lib/src/pool.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { pino, type Logger } from 'pino';
 import { ErrorCodes, GwError, Visit, isId } from '../contract/index.ts';
-import { TimeZone } from './engine/tz.ts';
+import type { TimeZone } from './engine/tz.ts';
+import { storeTimeZone } from './engine/store-zone.ts';
 import { decodeHist, hourStart, rollupVisits, type HourRollup, type StaffHourRollup } from './history/rollup.ts';
 import {
   M,
@@ -199,7 +200,7 @@ class InfluxStore implements InfluxVisitStore {
     this.#db = opts.database;
     this.#spool = spool;
     this.#log = (opts.log ?? pino()).child({ name: 'hub:influx-store' });
-    this.#tz = new TimeZone(opts.timeZone ?? 'UTC');
+    this.#tz = storeTimeZone(opts.timeZone ?? 'UTC');
     this.#retention = opts.retention ?? { raw: '90d', rollups: '1826d' };
     this.#storeInfo = opts.storeInfo;
     this.#retryMs = Math.max(1, opts.retryMs ?? 1000);

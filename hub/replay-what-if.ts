@@ -11,7 +11,8 @@ import { ConfigError, formatPath, parseConfig, parseYamlAs, resolveConfig, type 
 import { Rules, type StoreConfig } from '../firmware-config/schema.ts';
 import { parseTraceLine, type ReplayResult } from './engine/replay.ts';
 import { buildReport } from './engine/report.ts';
-import { TimeZone } from './engine/tz.ts';
+import type { TimeZone } from './engine/tz.ts';
+import { storeTimeZone } from './engine/store-zone.ts';
 import { parseTimeParam } from './http/params.ts';
 import type { ReplayReply, ReplayTask } from './replay-worker.ts';
 
@@ -509,7 +510,7 @@ export function chainReport(parts: ReadonlyArray<{ store: string; tz: TimeZone; 
       visits.push(c);
     }
   }
-  const { store: _store, ...r } = buildReport({ store: 'chain', fromMs: -FAR, toMs: FAR, tz: new TimeZone('UTC'), visits });
+  const { store: _store, ...r } = buildReport({ store: 'chain', fromMs: -FAR, toMs: FAR, tz: storeTimeZone('UTC'), visits });
   const froms = parts.map((p) => p.report.from).sort();
   const tos = parts.map((p) => p.report.to).sort();
   return {
@@ -538,7 +539,7 @@ export async function replayWhatIf(args: string[], io: WhatIfIo): Promise<number
     const base = resolved.config;
     const prev = configs.get(base.store.id);
     if (prev) throw usage(`--config ${file}: store '${base.store.id}' is already given by ${prev.file}`);
-    configs.set(base.store.id, { cfg: applyRules(resolved, overrides), file, tz: new TimeZone(base.store.timezone) });
+    configs.set(base.store.id, { cfg: applyRules(resolved, overrides), file, tz: storeTimeZone(base.store.timezone) });
   }
 
   const t0 = performance.now();

@@ -1,5 +1,5 @@
 import type { GwEvent, NodeHealth, Visit } from '../contract/index.ts';
-import { TimeZone } from './engine/tz.ts';
+import { storeTimeZone } from './engine/store-zone.ts';
 import type { StoreInfo } from './history/schema.ts';
 import { rollupVisits, type HourRollup, type StaffHourRollup } from './history/rollup.ts';
 
@@ -58,7 +58,7 @@ export interface VisitStore {
 
 export function memoryVisitStore(detail = 'history is kept in memory only', timeZone = 'UTC'): VisitStore {
   const byParty = new Map<string, Visit>();
-  const tz = new TimeZone(timeZone);
+  const tz = storeTimeZone(timeZone);
   const query = async (store: string, fromMs: number, toMs: number) =>
     [...byParty.values()].filter((v) => {
       const t = Date.parse(v.entryTime);

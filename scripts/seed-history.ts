@@ -6,7 +6,8 @@ import { loadConfig } from '../firmware-config/load.ts';
 import type { StoreConfig } from '../firmware-config/schema.ts';
 import { replayTrace } from '../hub/engine/replay.ts';
 import { buildReport } from '../hub/engine/report.ts';
-import { TimeZone } from '../hub/engine/tz.ts';
+import type { TimeZone } from '../hub/engine/tz.ts';
+import { storeTimeZone } from '../hub/engine/store-zone.ts';
 import { repoRoot } from '../hub/repo-root.ts';
 import type { VisitStore } from '../hub/visit-store.ts';
 import { simulateStore, type Behaviour, type SimOptions } from './store-sim.ts';
@@ -60,7 +61,7 @@ const SHAPE_MEAN = (() => {
 
 /** The live shoppers' rate factor at an instant (store-local hour); the night keeps the evening's level. */
 export function busyness(timezone: string): (ms: number) => number {
-  const tz = new TimeZone(timezone);
+  const tz = storeTimeZone(timezone);
   return (ms) => {
     const local = tz.localMs(ms);
     const hour = (((local % DAY_MS) + DAY_MS) % DAY_MS) / 3_600_000;
@@ -252,7 +253,7 @@ export async function seedDemoHistory(o: SeedOptions): Promise<SeedResult> {
   if (typeof devices === 'string') return done(false, 0, 0, `No simulated history seeded: ${devices}.`);
   const now = o.nowMs ?? Date.now();
   const count = o.days ?? 42;
-  const tz = new TimeZone(cfg.store.timezone);
+  const tz = storeTimeZone(cfg.store.timezone);
   const today = tz.startOfDay(now);
   const t = tz.parts(today);
   const first = tz.fromLocal(t.year, t.month, t.day - count);
@@ -307,7 +308,7 @@ export function simulateDemoHistory(
 ): { days: { date: string; weekday: number; report: Report }[]; total: Report; breaches: number } | string {
   const devices = devicesOf(cfg);
   if (typeof devices === 'string') return devices;
-  const tz = new TimeZone(cfg.store.timezone);
+  const tz = storeTimeZone(cfg.store.timezone);
   const today = tz.startOfDay(nowMs);
   const t = tz.parts(today);
   const first = tz.fromLocal(t.year, t.month, t.day - days);

@@ -1,7 +1,7 @@
 import type { GwEvent } from '../contract/index.ts';
 import { sourceOf } from '../contract/index.ts';
 import type { Rules } from '../firmware-config/schema.ts';
-import { TimeZone } from '../hub/engine/tz.ts';
+import { storeTimeZone } from '../hub/engine/store-zone.ts';
 import { mulberry32 } from './shopper-sim.ts';
 
 // A deterministic store-day simulator for fixtures, accuracy tests, benchmarks and the
@@ -320,7 +320,7 @@ export function simulateStore(opts: SimOptions): SimResult {
     staffButton: (s: string) => `greet-${s}`,
   };
   const R = opts.rules;
-  const tz = new TimeZone(opts.timezone);
+  const tz = storeTimeZone(opts.timezone);
   const [y, mo, d] = opts.date.split('-').map(Number) as [number, number, number];
   const days = opts.days ?? 1;
 

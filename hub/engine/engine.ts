@@ -5,7 +5,8 @@ import { ClockSync, type BootClock } from './clock-sync.ts';
 import { VisitMachine, type ClosedVisit, type Ending, type MachineInput, type Party } from './machine.ts';
 import { openingHoursCheck } from './opening-hours.ts';
 import { SeenIds } from './seen-ids.ts';
-import { TimeZone } from './tz.ts';
+import type { TimeZone } from './tz.ts';
+import { storeTimeZone } from './store-zone.ts';
 
 // The engine pipeline, pure and synchronous: de-duplication on (source, id), node
 // clock correction, a reorder buffer of reorderS, and two views of the visit machine:
@@ -168,7 +169,7 @@ export class GreetEngine {
   constructor(opts: EngineOptions) {
     this.store = opts.store;
     this.rules = opts.rules;
-    this.tz = new TimeZone(opts.timezone ?? 'UTC');
+    this.tz = storeTimeZone(opts.timezone ?? 'UTC');
     this.#buttonStaff = opts.buttonStaff ?? new Map();
     this.#clock = new ClockSync(opts.clockWindowMs, undefined, (opts.rules.clockConfirmS ?? 0) * 1000);
     this.#dedupeWindowMs = opts.dedupeWindowMs ?? 2 * (opts.rules.maxSkewS ?? 86_400) * 1000;

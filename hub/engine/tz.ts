@@ -1,5 +1,8 @@
-// Store-local calendar arithmetic with Intl only (CONTRACT.md "Metrics": store-local
-// time, weeks start Monday 00:00). Formatters are cached per zone: creating one is slow.
+// Store-local calendar arithmetic (CONTRACT.md "Metrics": store-local time, weeks start
+// Monday 00:00), all of it from one function: the zone's UTC offset at an instant. The hub
+// reads that from the system's tz database (contract/time-zones.ts, through storeTimeZone);
+// the dashboard, in a browser, and any zone without a file there ask Intl.
+import type { ZoneRules } from '../../contract/time-zones.ts';
 
 export interface LocalParts {
   year: number;
@@ -12,50 +15,38 @@ export interface LocalParts {
   weekday: number;
 }
 
-const WEEKDAY_INDEX: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
-
 const QUARTER = 15 * 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 export class TimeZone {
   readonly name: string;
-  readonly #fmt: Intl.DateTimeFormat;
+  readonly #rules: ZoneRules;
   readonly #offsets = new Map<number, number>();
-  constructor(name: string) {
+  /** Throws a RangeError when `name` is not a zone Intl knows and no `rules` are given. */
+  constructor(name: string, rules?: ZoneRules) {
     this.name = name;
-    this.#fmt = new Intl.DateTimeFormat('en-US', {
-      timeZone: name,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      weekday: 'short',
-    });
+    this.#rules = rules ?? intlRules(name);
   }
 
   parts(ms: number): LocalParts {
-    const p: Record<string, string> = {};
-    for (const { type, value } of this.#fmt.formatToParts(ms)) p[type] = value;
+    // whole seconds, as a clock shows them (offsets are whole seconds too)
+    const d = new Date(Math.floor((ms + this.#rules.offsetMs(ms)) / 1000) * 1000);
     return {
-      year: Number(p.year),
-      month: Number(p.month),
-      day: Number(p.day),
-      hour: Number(p.hour) % 24,
-      minute: Number(p.minute),
-      second: Number(p.second),
-      weekday: WEEKDAY_INDEX[p.weekday ?? ''] ?? 0,
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+      weekday: (d.getUTCDay() + 6) % 7,
     };
   }
 
   /**
    * Store-local wall time of `ms`, as a number of ms since 1970-01-01 local. UTC offsets
    * only change on quarter hours, so the offset is cached per UTC quarter hour: reports
-   * and opening hours call this for every party, many times a second on the live view,
-   * and Intl's formatToParts is slow.
+   * and opening hours call this for every party, many times a second on the live view.
    */
   localMs(ms: number): number {
     const q = Math.floor(ms / QUARTER);
@@ -78,9 +69,7 @@ export class TimeZone {
 
   /** UTC offset (local − UTC) in ms at instant `ms`. */
   offsetMs(ms: number): number {
-    const p = this.parts(ms);
-    const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-    return asUtc - (ms - (((ms % 1000) + 1000) % 1000));
+    return this.#rules.offsetMs(ms);
   }
 
   /** The instant of a store-local wall time (first match on DST overlaps). */
@@ -104,4 +93,26 @@ export class TimeZone {
     const d = new Date(Date.UTC(p.year, p.month - 1, p.day - p.weekday));
     return this.fromLocal(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
   }
+}
+
+/** A zone's offsets as Intl (ICU's copy of the tz database) gives them; throws for unknown zones. */
+export function intlRules(name: string): ZoneRules {
+  const fmt = new Intl.DateTimeFormat('en-US', {
+    timeZone: name,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  });
+  return {
+    offsetMs(ms: number): number {
+      const p: Record<string, string> = {};
+      for (const { type, value } of fmt.formatToParts(ms)) p[type] = value;
+      const asUtc = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour) % 24, Number(p.minute), Number(p.second));
+      return asUtc - (ms - (((ms % 1000) + 1000) % 1000));
+    },
+  };
 }

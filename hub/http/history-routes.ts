@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, GwError, isId, type Report, type WeekFigures } from '../../contract/index.ts';
 import type { HubContext } from '../context.ts';
-import { TimeZone } from '../engine/tz.ts';
+import type { TimeZone } from '../engine/tz.ts';
+import { storeTimeZone } from '../engine/store-zone.ts';
 import { rankingCsv, weeklyCsv } from '../history/csv.ts';
 import { formatIsoWeek, isoWeekOf, parseIsoWeek, weekRange, type IsoWeek } from '../history/iso-week.ts';
 import { reportFromRollups } from '../history/rollup-report.ts';
@@ -82,7 +83,7 @@ export function historyRoutes(f: FastifyInstance, deps: HistoryRoutesDeps): void
     let z = zones.get(name);
     if (!z) {
       try {
-        z = new TimeZone(name);
+        z = storeTimeZone(name);
       } catch {
         throw new GwError(ErrorCodes.STORE_IO, `history: store time zone ${JSON.stringify(name)} is not a known IANA zone`);
       }
