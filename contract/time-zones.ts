@@ -9,6 +9,8 @@ import path from 'node:path';
 /** UTC offset (local − UTC) of a zone at an instant, both in ms. */
 export interface ZoneRules {
   offsetMs(ms: number): number;
+  /** where the rules come from, for logs: a file and its database's release, or Intl's */
+  source?: string;
 }
 
 const DEFAULT_DIR = '/usr/share/zoneinfo';
@@ -23,12 +25,32 @@ const ZONE_NAME = /^[A-Za-z0-9_+-]+(?:\/[A-Za-z0-9_+-]+)*$/;
 export function readZoneRules(name: string, dir = process.env.TZDIR || DEFAULT_DIR): ZoneRules | undefined {
   if (!ZONE_NAME.test(name)) return undefined;
   let buf: Buffer;
+  const file = path.join(dir, name);
   try {
-    buf = fs.readFileSync(path.join(dir, name));
+    buf = fs.readFileSync(file);
   } catch {
     return undefined;
   }
-  return parseTzif(buf);
+  const rules = parseTzif(buf);
+  if (!rules) return undefined;
+  const release = databaseRelease(dir);
+  rules.source = release ? `${file} (tzdata ${release})` : file;
+  return rules;
+}
+
+/** The release of the tz database in `dir` ("2025b"), from tzdata.zi's first line, if it has one. */
+export function databaseRelease(dir = process.env.TZDIR || DEFAULT_DIR): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path.join(dir, 'tzdata.zi'), 'r');
+    const head = Buffer.alloc(64);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    return /^# version (\S+)/.exec(head.toString('latin1', 0, n))?.[1];
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 /**

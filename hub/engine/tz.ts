@@ -67,6 +67,11 @@ export class TimeZone {
     return { hour: Math.floor((local - day * DAY) / HOUR), weekday: (((day + 3) % 7) + 7) % 7 };
   }
 
+  /** where the zone's rules come from (ZoneRules.source) */
+  get source(): string {
+    return this.#rules.source ?? 'given rules';
+  }
+
   /** UTC offset (local − UTC) in ms at instant `ms`. */
   offsetMs(ms: number): number {
     return this.#rules.offsetMs(ms);
@@ -107,7 +112,10 @@ export function intlRules(name: string): ZoneRules {
     minute: 'numeric',
     second: 'numeric',
   });
+  // the browser has no `process`; node names the release of ICU's tz data
+  const release = (globalThis as { process?: { versions?: { tz?: string } } }).process?.versions?.tz;
   return {
+    source: release ? `Intl (tz ${release})` : 'Intl',
     offsetMs(ms: number): number {
       const p: Record<string, string> = {};
       for (const { type, value } of fmt.formatToParts(ms)) p[type] = value;

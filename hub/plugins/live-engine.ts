@@ -226,6 +226,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       // watermark, or a fresh data dir): everything replayed counts as published.
       const start = replayTraces(ctx.config, true, mark === 'missing' ? Infinity : 'ms' in mark ? mark.ms : -Infinity);
       let eng = start.engine;
+      // store-local days and hours follow these rules (README "Configuration": store.timezone)
+      log.info({ timezone: eng.tz.name, rules: eng.tz.source }, 'store time zone');
       for (const { v } of start.visits) keepFinal(v);
       orphanTimes.push(...start.orphans.map(({ o }) => o.t));
       if (start.events) log.info({ events: start.events, visits: start.visits.length }, 'recovered state from recorded traces');

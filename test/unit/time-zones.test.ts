@@ -3,11 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isTimeZone, parsePosixTz, parseTzif, readZoneRules, timeZoneNames, type ZoneRules } from '../../contract/time-zones.ts';
+import { databaseRelease, isTimeZone, parsePosixTz, parseTzif, readZoneRules, timeZoneNames, type ZoneRules } from '../../contract/time-zones.ts';
 import { storeTimeZone } from '../../hub/engine/store-zone.ts';
 import { intlRules } from '../../hub/engine/tz.ts';
 
-const DB = '/usr/share/zoneinfo';
+// TZDIR lets the suite run against another release of the database
+const DB = process.env.TZDIR || '/usr/share/zoneinfo';
 const S = 1000;
 const H = 3600 * S;
 
@@ -104,18 +105,19 @@ describe('tz database rules', () => {
     expect(files.size).toBeGreaterThan(400);
   });
 
-  // ICU carries its own copy of the database, of its own version (process.versions.tz): the
-  // two can differ where a release changed history (2025c moved America/Tijuana's 1970s
-  // offsets, which a 2025b system keeps), so this holds the zones a store uses, where they
-  // matter: today and the years ahead.
+  // ICU carries its own copy of the database, of its own release (process.versions.tz), and
+  // releases change rules: 2026b–f keep Vancouver, Edmonton and Winnipeg from falling back on
+  // 2026-11-01 and Casablanca at +00 from 2026-09-20, where Node 20's 2025c still changes them;
+  // 2025c moved America/Tijuana's 1970s offsets, which 2025b keeps. So this
+  // holds the zones a store uses over years whose rules both copies have long settled.
   for (const zone of STORE_ZONES) {
-    it(`agree with Intl in ${zone}, 2000–2050, daily and to the second at each change`, () => {
+    it(`agree with Intl in ${zone}, 2000–2025, daily and to the second at each change`, () => {
       const file = readZoneRules(zone, DB);
       const intl = intlRules(zone);
       if (!file) throw new Error(`${zone}: no file`);
       const instants: number[] = [];
       const step = 25 * 3600 + 61;
-      for (let s = Date.UTC(2000, 0, 1) / S; s < Date.UTC(2050, 0, 1) / S; s += step) {
+      for (let s = Date.UTC(2000, 0, 1) / S; s < Date.UTC(2026, 0, 1) / S; s += step) {
         instants.push(s);
         if (file.offsetMs(s * S) !== file.offsetMs((s + step) * S)) {
           const t = transition(file, s, s + step);
@@ -124,7 +126,7 @@ describe('tz database rules', () => {
       }
       const wrong = instants.flatMap((s) => (file.offsetMs(s * S) === intl.offsetMs(s * S) ? [] : [`${new Date(s * S).toISOString()} ${file.offsetMs(s * S)} ≠ ${intl.offsetMs(s * S)}`]));
       expect(wrong.slice(0, 3)).toEqual([]);
-      expect(instants.length).toBeGreaterThan(17_000);
+      expect(instants.length).toBeGreaterThan(9_000);
     });
   }
 
@@ -231,11 +233,15 @@ describe('zone names', () => {
 
   it('fall back to Intl where the database is missing, and unknown zones still throw', () => {
     expect(timeZoneNames(empty)).toBeUndefined();
+    expect(databaseRelease(empty)).toBeUndefined();
+    expect(databaseRelease(DB)).toMatch(/^\d{4}[a-z]$/);
     expect(readZoneRules('Europe/Berlin', empty)).toBeUndefined();
     expect(isTimeZone('Europe/Berlin', empty)).toBe(true);
     expect(isTimeZone('Europe/Berln', empty)).toBe(false);
     const tz = storeTimeZone('Europe/Berlin', empty);
     expect(tz.offsetMs(Date.parse('2026-07-01T00:00:00Z'))).toBe(2 * H);
+    expect(tz.source).toBe(`Intl (tz ${process.versions.tz})`);
+    expect(storeTimeZone('Europe/Berlin', DB).source).toMatch(/^\/.*\/Europe\/Berlin \(tzdata \d{4}[a-z]\)$/);
     expect(() => storeTimeZone('Europe/Berln', empty)).toThrow(RangeError);
     expect(() => storeTimeZone('Europe/Berln', DB)).toThrow(RangeError);
   });
