@@ -24,6 +24,8 @@ export interface CompareOptions {
   sizes?: number[];
   /** events per burst; default 200k (quick: 50k) */
   burst?: number;
+  /** only the loads whose key starts with one of these (sustained, burst, steady, sustained-50k…) */
+  only?: string[];
   /** mosquitto with its queue limit lifted, a wider in-flight window and Nagle off, instead of its defaults */
   peerTuned?: boolean;
   say: (line: string) => void;
@@ -84,11 +86,13 @@ function scenarios(o: CompareOptions): Scenario[] {
   const sizes = o.sizes ?? (o.quick ? [50_000, 100_000] : [50_000, 100_000, 1_000_000]);
   const burst = o.burst ?? (o.quick ? 50_000 : 200_000);
   const k = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`);
-  return [
+  const all: Scenario[] = [
     ...sizes.map((n) => ({ key: `sustained-${k(n)}`, label: `sustained, ${k(n)} events`, events: n, conns: CONNS, window: WINDOW })),
     ...[10, 50].map((c) => ({ key: `burst-${k(burst)}x${c}`, label: `burst of ${k(burst)} from ${c} connections`, events: burst, conns: c, window: Infinity })),
     { key: 'steady', label: `steady 1,000 events/s for ${o.steadySeconds} s`, events: 1_000 * o.steadySeconds, conns: CONNS, window: Infinity, ratePerS: 1_000, screen: true },
   ];
+  const only = o.only;
+  return only ? all.filter((sc) => only.some((p) => sc.key.startsWith(p))) : all;
 }
 
 /** landed count, polled until it reaches `target`, stops moving for `stallMs`, or `untilMs` (performance.now) passes */

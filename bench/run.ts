@@ -19,6 +19,7 @@
 //       sustained events/s, bursts and what they lose, PUBACK and entry → screen latency at a steady
 //       1,000 events/s, RSS. --quick skips the peer and shortens the loads; --steady-seconds [180];
 //       --run-timeout [300] bounds each run; --sizes 50000,100000 and --burst 200000 change the loads;
+//       --scenarios steady,burst runs only those loads (keys: sustained-50k…, burst-…, steady);
 //       --peer-tuned lifts mosquitto's queue limit; --no-compare skips (g); --compare-only runs only (g)
 //   (h) history: a year of one store's visits through the real InfluxDB store into a real influxd:
 //       write points/s, weekly and year reports from raw and from rollups (p50/p95 ms), disk per
@@ -64,6 +65,7 @@ const { values: args } = parseArgs({
     'compare-only': { type: 'boolean' },
     sizes: { type: 'string' },
     burst: { type: 'string' },
+    scenarios: { type: 'string' },
     'peer-tuned': { type: 'boolean' },
     'no-history': { type: 'boolean' },
     'no-chain': { type: 'boolean' },
@@ -512,6 +514,7 @@ try {
       runTimeoutS: Number(args['run-timeout'] ?? (QUICK ? 120 : 300)),
       ...(args.sizes ? { sizes: args.sizes.split(',').map(Number) } : {}),
       ...(args.burst ? { burst: Number(args.burst) } : {}),
+      ...(args.scenarios ? { only: args.scenarios.split(',').map((k) => k.trim()).filter(Boolean) } : {}),
       peerTuned: args['peer-tuned'] === true,
       // progress on stderr: stdout keeps the tables and the JSON
       say: (line) => process.stderr.write(line + '\n'),
