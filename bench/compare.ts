@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startTestInfluxd } from '../test/helpers/influxd.ts';
 import { connectNodes, MIX_TEXT, percentile, runLoad, type LoadConnection } from './load-gen.ts';
 import { installPeer, type PeerInstall } from './peer/install.ts';
@@ -146,6 +147,9 @@ async function runOne(target: Target, sc: Scenario, run: number, o: CompareOptio
     const sampler = sampleRss(() => sys.pids());
     const timeoutMs = sc.ratePerS ? (sc.events / sc.ratePerS) * 1000 + 30_000 : o.runTimeoutS * 1000;
     await sys.loopDelay?.(); // starts the window
+    // the load generator's own loop: a PUBACK it reads late is timed late, whichever system sent it
+    const ownLoop = monitorEventLoopDelay({ resolution: 1 });
+    ownLoop.enable();
     const load = await runLoad({
       store: STORE,
       bootid,
@@ -163,6 +167,8 @@ async function runOne(target: Target, sc: Scenario, run: number, o: CompareOptio
           }
         : {}),
     });
+    ownLoop.disable();
+    notes.push(`load generator's own event loop delay: p99 ${fmt(Math.max(0, ownLoop.percentile(99) / 1e6 - 1), 1)} ms, max ${fmt(Math.max(0, ownLoop.max / 1e6 - 1), 1)} ms (in every PUBACK time it took)`);
     const loop = await sys.loopDelay?.();
     if (loop) notes.push(`event loop delay during the load: p99 ${fmt(loop.p99Ms, 1)} ms, max ${fmt(loop.maxMs, 1)} ms (what the process itself held PUBACKs back by)`);
     // the peer's pipeline runs behind its PUBACKs: wait for InfluxDB, bounded by the run's time

@@ -134,6 +134,9 @@ export function greetwatchTarget(influxUrl: string | undefined, opts: { root?: s
             ...(c && c.meanMs !== null && r
               ? [`journal: ${c.count.toLocaleString('en-US')} synchronous commits, mean ${c.meanMs.toFixed(2)} ms, slowest ${c.maxMs.toFixed(1)} ms; the last ≤ 1,024: p50 ${r.p50.toFixed(2)}, p99 ${r.p99.toFixed(2)} ms`]
               : []),
+            ...(journal?.ackMs
+              ? [`in the hub (asked → PUBACK may go), the last ≤ 4,096 publishes: p50 ${journal.ackMs.p50.toFixed(2)}, p99 ${journal.ackMs.p99.toFixed(2)}, slowest ${journal.ackMs.max.toFixed(1)} ms`]
+              : []),
             ...(hub.child.exitCode !== null ? [`hub exited: ${hub.tail(3)}`] : []),
           ];
         },

@@ -168,6 +168,11 @@ export const LiveSnapshot = Type.Object({
       failed: Type.Integer(),
       lastError: Type.Union([Type.String(), Type.Null()]),
       commitMs: Type.Optional(Type.Union([Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() }), Type.Null()])),
+      /**
+       * how long the last 4096 publishes from nodes waited in the hub (journal commit, hand-over to
+       * the engine) before the broker could send their PUBACK, in ms; null before the first
+       */
+      ackMs: Type.Optional(Type.Union([Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() }), Type.Null()])),
       /** commits since the start, their mean and their slowest, in ms */
       commits: Type.Optional(Type.Object({ count: Type.Integer(), meanMs: Type.Union([Type.Number(), Type.Null()]), maxMs: Type.Number() })),
     }),

@@ -58,6 +58,11 @@ export interface HubRuntime {
   live?: import('./plugins/live-engine.ts').LiveEngineApi;
   /** MQTT connections now: TCP connections past the guard, and logged-in clients (set by the broker plugin) */
   mqttConnections?: () => { open: number; clients: number };
+  /**
+   * how long node publishes waited in the hub before the broker could acknowledge them, over the
+   * last MQTT_ACK_WINDOW (set by the broker plugin); null before the first
+   */
+  mqttAckMs?: () => import('./latency-window.ts').LatencyFigures | null;
 }
 
 export interface HubPlugin {

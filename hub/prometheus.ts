@@ -148,6 +148,13 @@ export function hubMetrics(ctx: HubContext): HubMetrics {
     yield [{ quantile: '0.99' }, c.p99 / 1000];
     yield [{ quantile: '1' }, c.max / 1000];
   });
+  gauge('mqtt_ack_seconds', 'How long the last 4096 publishes from nodes waited in the hub (journal commit, hand-over to the engine) before their PUBACK could go, by quantile (1 = the slowest).', ['quantile'], function* () {
+    const a = ctx.runtime.mqttAckMs?.();
+    if (!a) return;
+    yield [{ quantile: '0.5' }, a.p50 / 1000];
+    yield [{ quantile: '0.99' }, a.p99 / 1000];
+    yield [{ quantile: '1' }, a.max / 1000];
+  });
   total('journal_write_failures_total', 'Trace journal writes that failed (those events were not acknowledged, so nodes send them again).', [], function* () {
     yield [{}, ctx.metrics.traceFailures];
   });

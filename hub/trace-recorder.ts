@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { GwEvent } from '../contract/index.ts';
+import { latencyWindow, type LatencyFigures } from './latency-window.ts';
 
 // CONTRACT.md "Replay": the hub records every accepted event, as on the wire, with the
 // extension attribute `recvtime`, one JSON object a line, one file a UTC day. An event is
@@ -42,7 +43,7 @@ export interface TraceStats {
    * how long the last commits took (the synchronous write, in ms), over up to the last
    * COMMIT_WINDOW of them: what bounds the PUBACK (README "Benchmarks"); null before the first
    */
-  commitMs: { p50: number; p99: number; max: number } | null;
+  commitMs: LatencyFigures | null;
   /** all commits' time together, in ms (with `commits`: the mean over any period) */
   commitMsTotal: number;
   /** the slowest commit since the start, in ms */
@@ -117,15 +118,6 @@ export function traceLine(ev: GwEvent, recvtime: string, wire: string | undefine
   return `${wire.slice(0, end)},"recvtime":${JSON.stringify(recvtime)}}`;
 }
 
-/** p50, p99 and max of the ring's first min(commits, its length) durations */
-function commitFigures(ring: Float64Array, commits: number): TraceStats['commitMs'] {
-  const n = Math.min(commits, ring.length);
-  if (n === 0) return null;
-  const d = ring.slice(0, n).sort();
-  const at = (q: number) => d[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
-  return { p50: at(0.5), p99: at(0.99), max: d[n - 1]! };
-}
-
 export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions = {}): TraceRecorder {
   fs.mkdirSync(dir, { recursive: true });
   const now = opts.now ?? Date.now;
@@ -138,10 +130,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   let size = 0;
   let closed = false;
   const stats = { written: 0, commits: 0, failed: 0, lastError: null as string | null, commitMsTotal: 0, commitMsMax: 0 };
-  /** the durations of the last COMMIT_WINDOW commits, a ring */
-  const commitMs = new Float64Array(COMMIT_WINDOW);
-  let figures: TraceStats['commitMs'] = null;
-  let figuresAt = 0;
+  const commitMs = latencyWindow(COMMIT_WINDOW);
   const fileOf = (d: string) => path.join(dir, `${store}-${d}.jsonl`);
 
   const files = (): string[] =>
@@ -214,7 +203,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
     const run = commit(batch).then(
       () => {
         const ms = performance.now() - started;
-        commitMs[stats.commits % COMMIT_WINDOW] = ms;
+        commitMs.add(ms);
         stats.commits++;
         stats.commitMsTotal += ms;
         if (ms > stats.commitMsMax) stats.commitMsMax = ms;
@@ -270,14 +259,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       }
     },
     files,
-    stats: () => {
-      // sorted once per commit, not at every read (a scrape reads the stats four times)
-      if (figuresAt !== stats.commits) {
-        figures = commitFigures(commitMs, stats.commits);
-        figuresAt = stats.commits;
-      }
-      return { ...stats, queued: queue.length, commitMs: figures };
-    },
+    stats: () => ({ ...stats, queued: queue.length, commitMs: commitMs.figures() }),
     async close() {
       closed = true;
       while (flushing) await flushing;

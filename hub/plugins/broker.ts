@@ -6,6 +6,7 @@ import { Aedes } from 'aedes';
 import type { Client, PublishPacket } from 'aedes';
 import type * as MqttPacket from 'mqtt-packet';
 import { brokerAccess } from '../broker-access.ts';
+import { latencyWindow } from '../latency-window.ts';
 import { mqttGuard, type GuardOptions } from '../mqtt-guard.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { rateLimitedLog } from '../rate-limited-log.ts';
@@ -36,6 +37,9 @@ function connectErrorReason(err: Error & { errorCode?: number }): { reason: stri
       return undefined;
   }
 }
+
+/** acknowledgements /live and /metrics read the figures over: a few seconds at store rates */
+export const MQTT_ACK_WINDOW = 4096;
 
 export type PublishGate = (client: Client | null, packet: PublishPacket, done: (err?: Error) => void) => void;
 
@@ -90,6 +94,10 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
       const log = ctx.log.child({ name: 'hub:broker' });
       const access = brokerAccess({ config: () => ctx.config, log });
       const logRefusal = rateLimitedLog(log, 10_000);
+      // from the broker asking to the gate's go-ahead: the journal commit, the engine's hand-over and any
+      // turn the publish waited for, which is what the hub adds to a PUBACK (README "Benchmarks")
+      const acks = latencyWindow(MQTT_ACK_WINDOW);
+      ctx.runtime.mqttAckMs = () => acks.figures();
       noNumberCache();
       // a CONNECT must come within 10 s of the TCP connection, and every client must keep alive
       // (0 = never, refused) at most every 5 min: idle sockets are closed, not kept for ever
@@ -122,12 +130,16 @@ export function brokerPlugin(opts: BrokerOptions = {}): HubPlugin {
         }
         const gate = opts.gate;
         if (!gate) return callback(null);
+        const asked = performance.now();
         // at once, or in a later turn of the loop once this stretch is over its budget (a burst)
         ctx.turn.run(() => {
           try {
             // the PUBACK goes only once the gate says so (an accepted event is durable by then);
             // an error means no PUBACK, and on MQTT 3.1.1 the connection closes: the node sends again
-            gate(client, packet, (err) => callback(err ?? null));
+            gate(client, packet, (err) => {
+              if (!err) acks.add(performance.now() - asked);
+              callback(err ?? null);
+            });
           } catch (err) {
             // a bug in a gate must not drop the node's connection: log it and go on
             log.error({ err, topic: packet.topic }, 'publish gate failed');

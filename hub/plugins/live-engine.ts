@@ -465,6 +465,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           failed: ctx.metrics.traceFailures,
           lastError: ctx.metrics.lastTraceError,
           commitMs: j.commitMs,
+          ackMs: ctx.runtime.mqttAckMs?.() ?? null,
           commits: { count: j.commits, meanMs: j.commits ? j.commitMsTotal / j.commits : null, maxMs: j.commitMsMax },
         };
       };

@@ -256,6 +256,12 @@ describe('GET /metrics', () => {
     expect(q('0.5')! > 0 && q('0.5')! <= q('0.99')! && q('0.99')! <= q('1')!).toBe(true);
     expect(value(families, 'greetwatch_journal_commit_seconds_total')).toBe(js.commitMsTotal / 1000);
     expect(js.commitMsTotal).toBeGreaterThanOrEqual(js.commitMsMax);
+    // what the hub added to each PUBACK: an accepted event waited for its commit
+    const acks = hub.ctx.runtime.mqttAckMs!()!;
+    const aq = (quantile: string) => value(families, 'greetwatch_mqtt_ack_seconds', { quantile });
+    expect([aq('0.5'), aq('0.99'), aq('1')]).toEqual([acks.p50 / 1000, acks.p99 / 1000, acks.max / 1000]);
+    expect(acks.p50 <= acks.p99 && acks.p99 <= acks.max).toBe(true);
+    expect(acks.max).toBeGreaterThanOrEqual(js.commitMs!.max);
 
     // latency: by route pattern and status class, never by URL; the hijacked stream is not timed
     const http = families.get('greetwatch_http_request_duration_seconds')!;
