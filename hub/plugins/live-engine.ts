@@ -521,7 +521,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           shown.set(p.id, { op, entry: p.entry, look });
           changes.push({ kind: 'open', party: op });
         }
-        // forEach, not for…of: an entry array per shown party at every look was a quarter of the
+        // forEach, not for…of: an entry array per shown party at every look was about 15 % of the
         // garbage the hub made at a steady 1,000 events/s (README "Benchmarks")
         shown.forEach((s, party) => {
           if (s.look === look) return;
