@@ -138,6 +138,10 @@ export const NodeHealth = Type.Object({
 });
 export type NodeHealth = Static<typeof NodeHealth>;
 
+/** p50, p99 and the slowest of a window of recent durations, in ms */
+export const LatencyFigures = Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() });
+export type LatencyFigures = Static<typeof LatencyFigures>;
+
 /** GET /api/stores/{store}/live and each SSE `live` message. */
 export const LiveSnapshot = Type.Object({
   store: Id(),
@@ -167,12 +171,12 @@ export const LiveSnapshot = Type.Object({
       written: Type.Integer(),
       failed: Type.Integer(),
       lastError: Type.Union([Type.String(), Type.Null()]),
-      commitMs: Type.Optional(Type.Union([Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() }), Type.Null()])),
+      commitMs: Type.Optional(Type.Union([LatencyFigures, Type.Null()])),
       /**
        * how long the last 4096 publishes from nodes waited in the hub (journal commit, hand-over to
        * the engine) before the broker could send their PUBACK, in ms; null before the first
        */
-      ackMs: Type.Optional(Type.Union([Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() }), Type.Null()])),
+      ackMs: Type.Optional(Type.Union([LatencyFigures, Type.Null()])),
       /** commits since the start, their mean and their slowest, in ms */
       commits: Type.Optional(Type.Object({ count: Type.Integer(), meanMs: Type.Union([Type.Number(), Type.Null()]), maxMs: Type.Number() })),
     }),

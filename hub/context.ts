@@ -62,7 +62,7 @@ export interface HubRuntime {
    * how long node publishes waited in the hub before the broker could acknowledge them, over the
    * last MQTT_ACK_WINDOW (set by the broker plugin); null before the first
    */
-  mqttAckMs?: () => import('./latency-window.ts').LatencyFigures | null;
+  mqttAckMs?: () => import('../contract/index.ts').LatencyFigures | null;
 }
 
 export interface HubPlugin {

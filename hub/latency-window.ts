@@ -2,11 +2,7 @@
 // p99 and max: what /metrics and /live read. A ring of N doubles, sorted only when the figures
 // are read after something new came (a scrape reads them several times).
 
-export interface LatencyFigures {
-  p50: number;
-  p99: number;
-  max: number;
-}
+import type { LatencyFigures } from '../contract/index.ts';
 
 export interface LatencyWindow {
   add(ms: number): void;

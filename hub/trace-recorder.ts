@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { GwEvent } from '../contract/index.ts';
-import { latencyWindow, type LatencyFigures } from './latency-window.ts';
+import type { GwEvent, LatencyFigures } from '../contract/index.ts';
+import { latencyWindow } from './latency-window.ts';
 
 // CONTRACT.md "Replay": the hub records every accepted event, as on the wire, with the
 // extension attribute `recvtime`, one JSON object a line, one file a UTC day. An event is
