@@ -179,7 +179,9 @@ function renderHistory(s: LiveSnapshot): void {
   const j = s.journal;
   // the commit time is the disk's (write + fdatasync): every acknowledgement waits for it (README "Benchmarks")
   const commit = j?.commitMs ? ` · commits ${j.commitMs.p50.toFixed(1)} ms typical, ${j.commitMs.p99.toFixed(1)} ms p99` : '';
-  setText('journal', j ? `${count(j.written)} ${j.written === 1 ? 'event' : 'events'} written${commit}${j.failed ? `, ${count(j.failed)} failed${j.lastError ? ` (${j.lastError})` : ''}` : ''}` : NONE);
+  // what nodes wait for their acknowledgement, the commit included (README "Benchmarks")
+  const ack = j?.ackMs ? ` · acks ${j.ackMs.p50.toFixed(1)} ms typical, ${j.ackMs.p99.toFixed(1)} ms p99` : '';
+  setText('journal', j ? `${count(j.written)} ${j.written === 1 ? 'event' : 'events'} written${commit}${ack}${j.failed ? `, ${count(j.failed)} failed${j.lastError ? ` (${j.lastError})` : ''}` : ''}` : NONE);
 
   // installer's notes: they belong here, not on the floor screen
   const help = byId('history-help');

@@ -188,8 +188,8 @@ describe('manager view', () => {
     expect(await page.locator('#history-help').isVisible()).toBe(true);
     expect(await text(page, '#history-help')).toContain('History is off');
     expect(await page.locator('#history-state').getAttribute('data-state')).toBe('off');
-    // the journal has committed the walk-in and the greet: its disk time is shown with the count
-    await page.locator('#journal', { hasText: /^\d+ events? written · commits \d+\.\d ms typical, \d+\.\d ms p99$/ }).waitFor({ timeout: 10_000 });
+    // the journal has committed the walk-in and the greet: its disk time and what the nodes waited for are shown with the count
+    await page.locator('#journal', { hasText: /^\d+ events? written · commits \d+\.\d ms typical, \d+\.\d ms p99 · acks \d+\.\d ms typical, \d+\.\d ms p99$/ }).waitFor({ timeout: 10_000 });
     for (const sel of ['#sl-today', '.card .label', '#nodes .badge.good', '#history-help']) expect(await contrastOf(page, sel), sel).toBeGreaterThanOrEqual(4.5);
   });
 
