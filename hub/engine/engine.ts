@@ -110,10 +110,14 @@ export interface FinalOutput {
 
 export interface LiveView {
   now: number;
-  /** parties still waiting (ungreeted), oldest first */
-  waiting: readonly Readonly<Party>[];
-  /** greeted parties that may still grow (their outcome is known) */
-  greeted: readonly Readonly<Party>[];
+  /** parties still waiting (ungreeted), oldest first (gathered when first read) */
+  readonly waiting: readonly Readonly<Party>[];
+  /** greeted parties that may still grow (their outcome is known; gathered when first read) */
+  readonly greeted: readonly Readonly<Party>[];
+  /** each waiting party, oldest first, without gathering them into an array */
+  eachWaiting(fn: (p: Readonly<Party>) => void): void;
+  /** an open party (waiting or greeted) by id */
+  open(party: string): Readonly<Party> | undefined;
   /** visits closed in the live view but not final yet (gathered when read: up to reorderS of them) */
   provisional: ClosedVisit[];
   /** a party the live view has closed, final or not: the latest closures first, so a recent one is found at once */
@@ -339,51 +343,8 @@ export class GreetEngine {
    */
   live(nowMs = this.#hubNow): LiveView {
     const m = this.#syncLive();
-    const since = this.#committed.now;
-    const due = m.peekDue(nowMs);
-    const gone = new Set<string>();
-    for (const tr of due) if (tr.kind === 'closed') gone.add(tr.visit.party);
-    const waiting: Readonly<Party>[] = [];
-    const greeted: Readonly<Party>[] = [];
-    for (const p of m.parties()) if (!gone.has(p.id)) (p.greet === undefined ? waiting : greeted).push(p);
-    let gathered: { visits: ClosedVisit[]; orphans: OrphanGreet[] } | undefined;
-    const log = this.#log; // not copied: a view is read before the engine next changes (the live engine drops it on every event)
-    const gather = () => {
-      if (gathered) return gathered;
-      const visits: ClosedVisit[] = [];
-      const orphans: OrphanGreet[] = [];
-      // what the live machine closed that the committed one has not yet, then what time closes
-      for (const { tr } of log) {
-        if (tr.at < since) continue;
-        if (tr.kind === 'closed') visits.push(tr.visit);
-        else orphans.push(toOrphan(tr));
-      }
-      for (const tr of due) {
-        if (tr.at < since) continue; // fired in the committed machine already: final
-        if (tr.kind === 'closed') visits.push(tr.visit);
-        else orphans.push(toOrphan(tr));
-      }
-      return (gathered = { visits, orphans });
-    };
-    return {
-      now: nowMs,
-      waiting,
-      greeted,
-      get provisional() {
-        return gather().visits;
-      },
-      get provisionalOrphans() {
-        return gather().orphans;
-      },
-      closed(party) {
-        for (const tr of due) if (tr.kind === 'closed' && tr.visit.party === party) return tr.visit;
-        for (let i = log.length - 1; i >= 0; i--) {
-          const tr = log[i]!.tr;
-          if (tr.kind === 'closed' && tr.visit.party === party) return tr.visit;
-        }
-        return undefined;
-      },
-    };
+    // not copied: a view is read before the engine next changes (the live engine drops it on every event)
+    return new IncrementalView(nowMs, m, this.#committed.now, m.peekDue(nowMs), this.#log);
   }
 
   /**
@@ -404,7 +365,16 @@ export class GreetEngine {
     const waiting: Party[] = [];
     const greeted: Party[] = [];
     for (const p of m.parties()) (p.greet === undefined ? waiting : greeted).push({ ...p });
-    return { now: nowMs, waiting, greeted, provisional, provisionalOrphans, closed: (party) => provisional.find((v) => v.party === party) };
+    return {
+      now: nowMs,
+      waiting,
+      greeted,
+      eachWaiting: (fn) => waiting.forEach((p) => fn(p)),
+      open: (party) => waiting.find((p) => p.id === party) ?? greeted.find((p) => p.id === party),
+      provisional,
+      provisionalOrphans,
+      closed: (party) => provisional.find((v) => v.party === party),
+    };
   }
 
   /** Brings the live machine up to the end of the buffer, rewinding only as far as an out-of-order event needs. */
@@ -638,6 +608,96 @@ class BufferedPresence {
 }
 
 /** buffer key and party id: the node and the event id (another store's source stays whole) */
+/**
+ * GreetEngine.live(): the live machine's state, with what time has closed since its last event
+ * looked ahead. A look at the floor makes one many times a second, so it is one object, and
+ * nothing in it is gathered per open party unless asked for (README "Benchmarks").
+ */
+class IncrementalView implements LiveView {
+  readonly now: number;
+  readonly #m: VisitMachine;
+  /** the committed machine's time: what closed before it is final, not provisional */
+  readonly #since: number;
+  readonly #due: readonly Ending[];
+  readonly #log: readonly Logged[];
+  /** parties that time closes by `now` (undefined: none) */
+  readonly #gone: Set<string> | undefined;
+  #lists: { waiting: Readonly<Party>[]; greeted: Readonly<Party>[] } | undefined;
+  #gathered: { visits: ClosedVisit[]; orphans: OrphanGreet[] } | undefined;
+
+  constructor(now: number, m: VisitMachine, since: number, due: readonly Ending[], log: readonly Logged[]) {
+    this.now = now;
+    this.#m = m;
+    this.#since = since;
+    this.#due = due;
+    this.#log = log;
+    let gone: Set<string> | undefined;
+    for (const tr of due) if (tr.kind === 'closed') (gone ??= new Set()).add(tr.visit.party);
+    this.#gone = gone;
+  }
+
+  get waiting(): readonly Readonly<Party>[] {
+    return this.#sorted().waiting;
+  }
+  get greeted(): readonly Readonly<Party>[] {
+    return this.#sorted().greeted;
+  }
+  eachWaiting(fn: (p: Readonly<Party>) => void): void {
+    if (this.#lists) {
+      for (const p of this.#lists.waiting) fn(p);
+      return;
+    }
+    const gone = this.#gone;
+    for (const p of this.#m.parties()) if (p.greet === undefined && !gone?.has(p.id)) fn(p);
+  }
+  open(party: string): Readonly<Party> | undefined {
+    return this.#gone?.has(party) ? undefined : this.#m.party(party);
+  }
+  get provisional(): ClosedVisit[] {
+    return this.#gather().visits;
+  }
+  get provisionalOrphans(): OrphanGreet[] {
+    return this.#gather().orphans;
+  }
+  closed(party: string): ClosedVisit | undefined {
+    for (const tr of this.#due) if (tr.kind === 'closed' && tr.visit.party === party) return tr.visit;
+    const log = this.#log;
+    for (let i = log.length - 1; i >= 0; i--) {
+      const tr = log[i]!.tr;
+      if (tr.kind === 'closed' && tr.visit.party === party) return tr.visit;
+    }
+    return undefined;
+  }
+
+  #sorted(): { waiting: Readonly<Party>[]; greeted: Readonly<Party>[] } {
+    if (this.#lists) return this.#lists;
+    const waiting: Readonly<Party>[] = [];
+    const greeted: Readonly<Party>[] = [];
+    const gone = this.#gone;
+    for (const p of this.#m.parties()) if (!gone?.has(p.id)) (p.greet === undefined ? waiting : greeted).push(p);
+    return (this.#lists = { waiting, greeted });
+  }
+
+  #gather(): { visits: ClosedVisit[]; orphans: OrphanGreet[] } {
+    if (this.#gathered) return this.#gathered;
+    const visits: ClosedVisit[] = [];
+    const orphans: OrphanGreet[] = [];
+    const since = this.#since;
+    // what the live machine closed that the committed one has not yet, then what time closes
+    for (const { tr } of this.#log) {
+      if (tr.at < since) continue;
+      if (tr.kind === 'closed') visits.push(tr.visit);
+      else orphans.push(toOrphan(tr));
+    }
+    for (const tr of this.#due) {
+      if (tr.at < since) continue; // fired in the committed machine already: final
+      if (tr.kind === 'closed') visits.push(tr.visit);
+      else orphans.push(toOrphan(tr));
+    }
+    return (this.#gathered = { visits, orphans });
+  }
+}
+
 function keyOf(ev: GwEvent, src: SourceInfo): string {
   return src.keyPrefix + ev.id;
 }

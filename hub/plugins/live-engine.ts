@@ -487,8 +487,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
 
       /** why a party left the waiting list, as far as the live view knows */
       const goneChange = (party: string, lv: LiveView): LiveChange => {
-        const g = lv.greeted.find((p) => p.id === party);
-        if (g) return { kind: 'gone', party, reason: 'greeted', outcome: g.greetedOutcome ?? 'late', ...(g.ttg !== undefined ? { ttgS: g.ttg / 1000 } : {}) };
+        const g = lv.open(party);
+        if (g?.greet !== undefined) return { kind: 'gone', party, reason: 'greeted', outcome: g.greetedOutcome ?? 'late', ...(g.ttg !== undefined ? { ttgS: g.ttg / 1000 } : {}) };
         const final = recentFinal.get(party)?.v;
         if (final) return { kind: 'gone', party, reason: final.greetTime !== undefined ? 'greeted' : 'closed', outcome: final.outcome, ...(final.ttgS !== undefined ? { ttgS: final.ttgS } : {}) };
         const cv = lv.closed(party);
@@ -506,30 +506,30 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         const lv = liveView(now);
         const rules = cfgNow().rules;
         const look = ++looks;
-        const changes: LiveChange[] = [];
+        let changes: LiveChange[] | undefined;
         let n = 0;
-        for (const p of lv.waiting) {
+        lv.eachWaiting((p) => {
           const breached = p.breach !== undefined;
           const level = partyLevel(Math.max(0, now - p.entry) / 1000, breached, rules);
           levels[n++] = level; // written in place: emptying and refilling it would reallocate it each time
           const was = shown.get(p.id);
           if (was && was.entry === p.entry && was.op.level === level && was.op.size === p.size && was.op.leaving === (p.mark !== undefined) && was.op.breached === breached) {
             was.look = look;
-            continue;
+            return;
           }
           const op = openParty(p, now);
           shown.set(p.id, { op, entry: p.entry, look });
-          changes.push({ kind: 'open', party: op });
-        }
+          (changes ??= []).push({ kind: 'open', party: op });
+        });
         // forEach, not for…of: an entry array per shown party at every look was about 15 % of the
         // garbage the hub made at a steady 1,000 events/s (README "Benchmarks")
         shown.forEach((s, party) => {
           if (s.look === look) return;
-          changes.push(goneChange(party, lv));
+          (changes ??= []).push(goneChange(party, lv));
           shown.delete(party);
         });
         levels.length = n;
-        if (changes.length) ctx.bus.emit('live:delta', { delta: { store, now: new Date(now).toISOString(), seq: ++deltaSeq, changes } });
+        if (changes) ctx.bus.emit('live:delta', { delta: { store, now: new Date(now).toISOString(), seq: ++deltaSeq, changes } });
         return levels;
       };
 

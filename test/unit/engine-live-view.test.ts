@@ -40,9 +40,20 @@ function arrivalsOf(steps: Step[], dups: boolean): { ev: GwEvent; recv: number; 
   return arrivals.sort((x, y) => x.recv - y.recv);
 }
 
+/** what a view shows, its lookups included: eachWaiting is read before `waiting` is gathered */
 function normal(v: LiveView) {
-  return JSON.parse(JSON.stringify(v)) as unknown;
+  const each: string[] = [];
+  v.eachWaiting((p) => each.push(p.id));
+  const shown = JSON.parse(JSON.stringify({ now: v.now, waiting: v.waiting, greeted: v.greeted, provisional: v.provisional, provisionalOrphans: v.provisionalOrphans })) as unknown;
+  const open = [...v.waiting, ...v.greeted].map((p) => v.open(p.id) === p);
+  const openClosed = v.provisional.map((cv) => v.open(cv.party) ?? null);
+  return { shown, each, eachAgain: eachOf(v), open, openClosed };
 }
+const eachOf = (v: LiveView): string[] => {
+  const ids: string[] = [];
+  v.eachWaiting((p) => ids.push(p.id));
+  return ids;
+};
 
 describe('incremental live view', () => {
   it('equals the view rebuilt from scratch at every step', () => {
