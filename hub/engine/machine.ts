@@ -115,7 +115,9 @@ const NONE: readonly Ending[] = Object.freeze([]);
  * read (README "Benchmarks").
  */
 function copyParty(p: Party): Party {
-  return { id: p.id, entry: p.entry, lastIn: p.lastIn, size: p.size, greet: p.greet, staff: p.staff, ttg: p.ttg, greetedOutcome: p.greetedOutcome, breach: p.breach, mark: p.mark, markSeq: p.markSeq };
+  // every key of Party, so that one added later cannot be left out of the copy
+  const copy = { id: p.id, entry: p.entry, lastIn: p.lastIn, size: p.size, greet: p.greet, staff: p.staff, ttg: p.ttg, greetedOutcome: p.greetedOutcome, breach: p.breach, mark: p.mark, markSeq: p.markSeq } satisfies Record<keyof Party, unknown>;
+  return copy;
 }
 
 export class VisitMachine {
