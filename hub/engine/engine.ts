@@ -607,7 +607,6 @@ class BufferedPresence {
   }
 }
 
-/** buffer key and party id: the node and the event id (another store's source stays whole) */
 /**
  * GreetEngine.live(): the live machine's state, with what time has closed since its last event
  * looked ahead. A look at the floor makes one many times a second, so it is one object, and
@@ -698,6 +697,7 @@ class IncrementalView implements LiveView {
   }
 }
 
+/** buffer key and party id: the node and the event id (another store's source stays whole) */
 function keyOf(ev: GwEvent, src: SourceInfo): string {
   return src.keyPrefix + ev.id;
 }

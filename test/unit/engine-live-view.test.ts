@@ -42,8 +42,7 @@ function arrivalsOf(steps: Step[], dups: boolean): { ev: GwEvent; recv: number; 
 
 /** what a view shows, its lookups included: eachWaiting is read before `waiting` is gathered */
 function normal(v: LiveView) {
-  const each: string[] = [];
-  v.eachWaiting((p) => each.push(p.id));
+  const each = eachOf(v);
   const shown = JSON.parse(JSON.stringify({ now: v.now, waiting: v.waiting, greeted: v.greeted, provisional: v.provisional, provisionalOrphans: v.provisionalOrphans })) as unknown;
   const open = [...v.waiting, ...v.greeted].map((p) => v.open(p.id) === p);
   const openClosed = v.provisional.map((cv) => v.open(cv.party) ?? null);
