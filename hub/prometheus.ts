@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LiveSnapshot, PartyLevel } from '../contract/index.ts';
+import type { LatencyFigures, LiveSnapshot, PartyLevel } from '../contract/index.ts';
 import type { HubContext } from './context.ts';
 import type { HistoryState } from './visit-store.ts';
 
@@ -27,6 +27,14 @@ export interface HubMetrics {
   scrape(): Promise<string>;
   /** one answered HTTP request: `route` is the route pattern (routeOptions.url), never the URL */
   observeRequest(method: string, route: string | undefined, status: number, seconds: number): void;
+}
+
+/** a window of recent durations (ms) as a summary's quantiles in seconds (1 = the slowest); none before the first */
+function* quantiles(f: LatencyFigures | null): Iterable<[{ quantile: string }, number]> {
+  if (!f) return;
+  yield [{ quantile: '0.5' }, f.p50 / 1000];
+  yield [{ quantile: '0.99' }, f.p99 / 1000];
+  yield [{ quantile: '1' }, f.max / 1000];
 }
 
 const statusClass = (status: number): string => (status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other');
@@ -142,18 +150,10 @@ export function hubMetrics(ctx: HubContext): HubMetrics {
     yield [{}, ctx.recorder.stats().commitMsTotal / 1000];
   });
   gauge('journal_commit_seconds', 'Trace journal commit time (the synchronous write) over the last 1024 commits, by quantile (1 = the slowest): the disk time every PUBACK waits for.', ['quantile'], function* () {
-    const c = ctx.recorder.stats().commitMs;
-    if (!c) return;
-    yield [{ quantile: '0.5' }, c.p50 / 1000];
-    yield [{ quantile: '0.99' }, c.p99 / 1000];
-    yield [{ quantile: '1' }, c.max / 1000];
+    yield* quantiles(ctx.recorder.stats().commitMs);
   });
   gauge('mqtt_ack_seconds', 'How long the last 4096 publishes from nodes waited in the hub (journal commit, hand-over to the engine) before their PUBACK could go, by quantile (1 = the slowest).', ['quantile'], function* () {
-    const a = ctx.runtime.mqttAckMs?.();
-    if (!a) return;
-    yield [{ quantile: '0.5' }, a.p50 / 1000];
-    yield [{ quantile: '0.99' }, a.p99 / 1000];
-    yield [{ quantile: '1' }, a.max / 1000];
+    yield* quantiles(ctx.runtime.mqttAckMs?.() ?? null);
   });
   total('journal_write_failures_total', 'Trace journal writes that failed (those events were not acknowledged, so nodes send them again).', [], function* () {
     yield [{}, ctx.metrics.traceFailures];

@@ -129,7 +129,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   /** bytes in the open day's file that are whole, durable lines */
   let size = 0;
   let closed = false;
-  const stats = { written: 0, commits: 0, failed: 0, lastError: null as string | null, commitMsTotal: 0, commitMsMax: 0 };
+  const stats = { written: 0, failed: 0, lastError: null as string | null, commitMsTotal: 0, commitMsMax: 0 };
   const commitMs = latencyWindow(COMMIT_WINDOW);
   const fileOf = (d: string) => path.join(dir, `${store}-${d}.jsonl`);
 
@@ -204,7 +204,6 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       () => {
         const ms = performance.now() - started;
         commitMs.add(ms);
-        stats.commits++;
         stats.commitMsTotal += ms;
         if (ms > stats.commitMsMax) stats.commitMsMax = ms;
         stats.written += batch.length;
@@ -259,7 +258,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       }
     },
     files,
-    stats: () => ({ ...stats, queued: queue.length, commitMs: commitMs.figures() }),
+    stats: () => ({ ...stats, commits: commitMs.count, queued: queue.length, commitMs: commitMs.figures() }),
     async close() {
       closed = true;
       while (flushing) await flushing;
