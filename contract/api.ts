@@ -138,8 +138,8 @@ export const NodeHealth = Type.Object({
 });
 export type NodeHealth = Static<typeof NodeHealth>;
 
-/** p50, p99 and the slowest of a window of recent durations, in ms */
-export const LatencyFigures = Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number() });
+/** p50, p99 and the slowest of a window of recent durations, in ms, and how many durations the window holds */
+export const LatencyFigures = Type.Object({ p50: Type.Number(), p99: Type.Number(), max: Type.Number(), n: Type.Integer({ minimum: 1 }) });
 export type LatencyFigures = Static<typeof LatencyFigures>;
 
 /** GET /api/stores/{store}/live and each SSE `live` message. */

@@ -30,7 +30,7 @@ export function latencyWindow(size: number): LatencyWindow {
         const n = Math.min(count, size);
         const d = ring.slice(0, n).sort();
         const at = (q: number) => d[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
-        figures = { p50: at(0.5), p99: at(0.99), max: d[n - 1]! };
+        figures = { p50: at(0.5), p99: at(0.99), max: d[n - 1]!, n };
         figuresAt = count;
       }
       return figures;

@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { LatencyFigures, LiveSnapshot, PartyLevel } from '../contract/index.ts';
 import type { HubContext } from './context.ts';
 import type { HistoryState } from './visit-store.ts';
+import { MQTT_ACK_WINDOW } from './plugins/broker.ts';
+import { COMMIT_WINDOW } from './trace-recorder.ts';
 
 // The hub's state as Prometheus metrics (README "Prometheus"). One Registry per hub, never
 // prom-client's global one, so two hubs in one process (tests, a bench) do not clash. Every
@@ -149,10 +151,10 @@ export function hubMetrics(ctx: HubContext): HubMetrics {
   total('journal_commit_seconds_total', 'Trace journal commit time (the synchronous write), all commits together: with journal_commits_total, the mean over any window.', [], function* () {
     yield [{}, ctx.recorder.stats().commitMsTotal / 1000];
   });
-  gauge('journal_commit_seconds', 'Trace journal commit time (the synchronous write) over the last 1024 commits, by quantile (1 = the slowest): the disk time every PUBACK waits for.', ['quantile'], function* () {
+  gauge('journal_commit_seconds', `Trace journal commit time (the synchronous write) over the last ${COMMIT_WINDOW} commits, by quantile (1 = the slowest): the disk time every PUBACK waits for.`, ['quantile'], function* () {
     yield* quantiles(ctx.recorder.stats().commitMs);
   });
-  gauge('mqtt_ack_seconds', 'How long the last 4096 publishes from nodes waited in the hub (journal commit, hand-over to the engine) before their PUBACK could go, by quantile (1 = the slowest).', ['quantile'], function* () {
+  gauge('mqtt_ack_seconds', `How long the last ${MQTT_ACK_WINDOW} publishes from nodes waited in the hub (journal commit, hand-over to the engine) before their PUBACK could go, by quantile (1 = the slowest).`, ['quantile'], function* () {
     yield* quantiles(ctx.runtime.mqttAckMs?.() ?? null);
   });
   total('journal_write_failures_total', 'Trace journal writes that failed (those events were not acknowledged, so nodes send them again).', [], function* () {

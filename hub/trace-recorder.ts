@@ -51,7 +51,7 @@ export interface TraceStats {
 }
 
 /** commits whose durations stats() reads: a few seconds under load, hours on a quiet store */
-const COMMIT_WINDOW = 1024;
+export const COMMIT_WINDOW = 1024;
 
 export interface TraceOptions {
   /** trace files older than this many days are deleted when a new day's file opens (0 = keep all) */

@@ -169,6 +169,7 @@ describe('trace files', () => {
     expect(s.commitMs!.p50).toBeGreaterThan(0);
     expect(s.commitMs!.p50 <= s.commitMs!.p99 && s.commitMs!.p99 === s.commitMs!.max).toBe(true);
     expect(s.commitMsMax).toBe(s.commitMs!.max);
+    expect(s.commitMs!.n).toBe(2);
     expect(s.commitMsTotal).toBeCloseTo(s.commitMs!.p50 + s.commitMs!.max, 9);
     const lines = fs.readFileSync(r.files()[0]!, 'utf8').trim().split('\n');
     expect(lines.map((l) => (JSON.parse(l) as GwEvent).seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, sourceOf, topics, type LiveSnapshot } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
 import { metricsRoute } from '../../hub/http/metrics-route.ts';
+import { MQTT_ACK_WINDOW } from '../../hub/plugins/broker.ts';
+import { COMMIT_WINDOW } from '../../hub/trace-recorder.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { apiAuth, loginAs, withLogins } from '../helpers/logins.ts';
@@ -261,6 +263,9 @@ describe('GET /metrics', () => {
     const aq = (quantile: string) => value(families, 'greetwatch_mqtt_ack_seconds', { quantile });
     expect([aq('0.5'), aq('0.99'), aq('1')]).toEqual([acks.p50 / 1000, acks.p99 / 1000, acks.max / 1000]);
     expect(acks.p50 <= acks.p99 && acks.p99 <= acks.max).toBe(true);
+    // the help text names the window the quantiles are read over
+    expect(families.get('greetwatch_mqtt_ack_seconds')!.help).toContain(`the last ${MQTT_ACK_WINDOW} publishes`);
+    expect(families.get('greetwatch_journal_commit_seconds')!.help).toContain(`the last ${COMMIT_WINDOW} commits`);
     expect(acks.max).toBeGreaterThanOrEqual(js.commitMs!.max);
 
     // latency: by route pattern and status class, never by URL; the hijacked stream is not timed
