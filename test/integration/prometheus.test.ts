@@ -267,6 +267,11 @@ describe('GET /metrics', () => {
     expect(families.get('greetwatch_mqtt_ack_seconds')!.help).toContain(`the last ${MQTT_ACK_WINDOW} publishes`);
     expect(families.get('greetwatch_journal_commit_seconds')!.help).toContain(`the last ${COMMIT_WINDOW} commits`);
     expect(acks.max).toBeGreaterThanOrEqual(js.commitMs!.max);
+    // /live gives the same windows, with how many durations each covers
+    const live = (await (await fetch(`${base}/api/stores/${STORE}/live`)).json()) as LiveSnapshot;
+    expect(live.journal?.ackMs).toEqual(hub.ctx.runtime.mqttAckMs!());
+    expect(live.journal?.commitMs).toEqual(hub.ctx.recorder.stats().commitMs);
+    expect(live.journal?.ackMs?.n).toBeGreaterThan(0);
 
     // latency: by route pattern and status class, never by URL; the hijacked stream is not timed
     const http = families.get('greetwatch_http_request_duration_seconds')!;
