@@ -1,6 +1,6 @@
 // Receive times of the events ingest has recorded but not yet handed to the engine (the trace
-// write and the turn budget in between). The hub's tick may move hub time only up to just
-// before the oldest of them: a tick past an event received earlier than it, but not yet
+// write, the PUBACK and the turn budget in between). The hub's tick may move hub time only up
+// to just before the oldest of them: a tick past an event received earlier than it, but not yet
 // ingested, would judge that event against a later hub time than a replay of the trace does
 // (README "Order, duplicates and clocks"; CONTRACT.md "Replay").
 //

@@ -1,6 +1,7 @@
 import type { Client, PublishPacket } from 'aedes';
 import { decodeStatus, ErrorCodes, parseJsonText, parseTopic, validateEvent, type ErrorCode } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
+import type { BusEvents } from '../bus.ts';
 import { nodeCheck, timeCheck } from '../engine/replay.ts';
 import { PendingReceipts } from '../pending-receipts.ts';
 import { rateLimitedLog } from '../rate-limited-log.ts';
@@ -8,12 +9,14 @@ import { rateLimitedLog } from '../rate-limited-log.ts';
 // Every publish from a node passes here before the broker acknowledges it
 // (CONTRACT.md: an event that does not match is rejected, counted per node and
 // reason, logged, and never affects other events). Accepted events are made durable
-// in the trace, then handed to the bus, then acknowledged.
+// in the trace, then acknowledged, then handed to the bus.
 
 /** an event is a few hundred bytes; anything this large is a fault or an attack */
 const MAX_PAYLOAD = 64 * 1024;
 
 /** `done` runs when the publish may be acknowledged: at once for what is not kept, after the trace write for an accepted event */
+type Accepted = BusEvents['event:accepted'];
+
 export type IngestGate = (client: Client | null, packet: PublishPacket, done: (err?: Error) => void) => void;
 
 export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
@@ -23,6 +26,32 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
   let offConfig: (() => void) | undefined;
   let logLimited: ReturnType<typeof rateLimitedLog> = () => undefined;
   const pending = new PendingReceipts();
+  /** durable and acknowledged, not yet with the engine: in trace order */
+  let handing: Accepted[] = [];
+  // The engine (and every other listener) gets a commit's events after the turn that sent
+  // their PUBACKs: those go out when the loop leaves that turn (the sockets are corked until
+  // then, hub/mqtt-guard.ts), so no engine or view work holds an acknowledgement back. Until
+  // it has them, each one's receipt stays pending and hub time waits for it.
+  const handOver = (c: HubContext, a: Accepted): void => {
+    handing.push(a);
+    if (handing.length === 1) setImmediate(() => giveToEngine(c));
+  };
+  const giveToEngine = (c: HubContext): void => {
+    const batch = handing;
+    handing = [];
+    for (const a of batch) {
+      c.turn.run(() => {
+        pending.remove(a.recvMs);
+        if (ctx !== c) return;
+        try {
+          c.bus.emit('event:accepted', a);
+        } catch (err) {
+          // a listener's fault, not the event's: it is acknowledged and in the trace, and the rest of the commit still goes on
+          log?.error({ err, node: a.node }, 'a listener failed on an accepted event');
+        }
+      });
+    }
+  };
 
   const reject = (node: string | null, topic: string, code: ErrorCode, reason: string) => {
     if (!ctx) return;
@@ -95,11 +124,10 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
             logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
             return done(err);
           }
-          // a commit hands over thousands of events in a burst: the engine and the PUBACKs take turns with the loop
+          // a commit hands over thousands of events in a burst: the PUBACKs take turns with the loop
           c.turn.run(() => {
-            pending.remove(recvMs);
-            if (ctx === c) c.bus.emit('event:accepted', { event, node: t.node, recvMs });
             done();
+            handOver(c, { event, node: t.node, recvMs });
           });
         };
         // the text as it came is the trace line (hub/trace-recorder.ts traceLine)

@@ -550,8 +550,9 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
       const tick = () => {
         const now = ctx.clock.now();
         // hub time stops just before an event received but still on its way to the engine (its
-        // trace write): the engine then judges it at its own receive time, as a replay does
-        // (hub/pending-receipts.ts). ingest starts after this plugin, so it is asked each tick.
+        // trace write and its hand-over): the engine then judges it at its own receive time, as a
+        // replay does (hub/pending-receipts.ts). ingest starts after this plugin, so it is asked
+        // each tick.
         const hubNow = Math.min(now, (ctx.runtime.pendingSince?.() ?? Infinity) - 1);
         eng.advance(hubNow);
         takeFinal();

@@ -58,8 +58,6 @@ describe('publish handling over several turns of the loop', () => {
     const s = turn.stats();
     expect(s.deferred).toBeGreaterThan(0);
     expect(s.yields).toBeGreaterThan(0);
-    // a PUBACK goes only once its event's task has run: none is left
-    expect(s.waiting).toBe(0);
     expect(errors).toEqual([]);
     expect(hub.ctx.recorder.stats()).toMatchObject({ written: n, failed: 0 });
     const lines = fs.readFileSync(hub.ctx.recorder.files()[0]!, 'utf8').trim().split('\n');
@@ -67,5 +65,7 @@ describe('publish handling over several turns of the loop', () => {
     const live = hub.ctx.runtime.live!;
     await waitFor(() => live.nodes().find((x) => x.node === 'door')?.events === n, 'the engine has every event');
     expect(live.nodes().find((x) => x.node === 'door')).toMatchObject({ events: n, duplicates: 0 });
+    // every PUBACK went before its event reached the engine, and once the engine has them all no task is left
+    expect(turn.stats().waiting).toBe(0);
   });
 });
