@@ -126,8 +126,9 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
           }
           // a commit hands over thousands of events in a burst: the PUBACKs take turns with the loop
           c.turn.run(() => {
-            done();
+            // queued first (it only schedules): a throw from the broker's side cannot strand the receipt
             handOver(c, { event, node: t.node, recvMs });
+            done();
           });
         };
         // the text as it came is the trace line (hub/trace-recorder.ts traceLine)
