@@ -14,9 +14,9 @@ import { rateLimitedLog } from '../rate-limited-log.ts';
 /** an event is a few hundred bytes; anything this large is a fault or an attack */
 const MAX_PAYLOAD = 64 * 1024;
 
-/** `done` runs when the publish may be acknowledged: at once for what is not kept, after the trace write for an accepted event */
 type Accepted = BusEvents['event:accepted'];
 
+/** `done` runs when the publish may be acknowledged: at once for what is not kept, after the trace write for an accepted event */
 export type IngestGate = (client: Client | null, packet: PublishPacket, done: (err?: Error) => void) => void;
 
 export function ingestPlugin(): HubPlugin & { gate: IngestGate } {

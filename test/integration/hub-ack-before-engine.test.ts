@@ -1,15 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sourceOf, topics } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
+import { captureLog } from '../helpers/capture-log.ts';
 import { password, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -34,14 +33,8 @@ describe('acknowledgement before the bus', () => {
         hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
       }) as StoreConfig,
     );
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-        cb();
-      },
-    });
-    hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'error' }, sink), store: memoryVisitStore('memory') });
+    const { log, lines } = captureLog('error');
+    hub = await startHub({ config: cfg, dataDir: dir, log, store: memoryVisitStore('memory') });
     let calls = 0;
     // after the hub's own listeners (the engine's among them), as a faulty plugin's would be
     hub.ctx.bus.on('event:accepted', () => {
@@ -67,7 +60,7 @@ describe('acknowledgement before the bus', () => {
     const live = hub.ctx.runtime.live!;
     await waitFor(() => live.nodes().find((x) => x.node === 'door')?.events === n && calls === n, 'every event reached the engine and the faulty listener');
     expect(hub.ctx.recorder.stats()).toMatchObject({ written: n, failed: 0 });
-    const failures = lines.filter((l) => l.msg === 'a listener failed on an accepted event');
+    const failures = lines().filter((l) => l.msg === 'a listener failed on an accepted event');
     expect(failures).toHaveLength(n);
     expect(failures[0]).toMatchObject({ name: 'hub:ingest', node: 'door', err: { message: 'listener fault' } });
   });
