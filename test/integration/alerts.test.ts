@@ -8,10 +8,10 @@ import { pino } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Alert, sourceOf, topics } from '../../contract/index.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { loginAs, password, READER, withLogins } from '../helpers/logins.ts';
+import { loginAs, password, READER } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // README "Alerts": a real hub on an injected clock raises warn, late and escalated alerts
@@ -62,22 +62,19 @@ beforeAll(async () => {
   const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   failNtfy = 1;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-alerts-'));
-  const cfg = await withLogins(
-    Value.Default(StoreConfig, {
-      store: { id: 'al', timezone: 'UTC' },
-      rules: { warnAtS: 10, greetWithinS: 20, expireS: 600 },
-      nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
-      hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-      integrations: {
-        alerts: {
-          escalateAfterS: 30,
-          webhooks: [{ url: `${url}/hook`, headers: { 'x-secret': 's3' }, types: ['party.warn', 'party.late', 'party.escalated', 'node.offline', 'node.online', 'node.fault'] }],
-          ntfy: [{ url: `${url}/ntfy/shop-floor`, token: 'tk_ntfy', types: ['party.late', 'party.escalated'] }],
-          homeAssistant: [{ url, token: 'ha-long-lived', service: 'notify.mobile_app_manager', types: ['party.escalated', 'node.offline'] }],
-        },
+  const cfg = await testStore({
+    store: { id: 'al', timezone: 'UTC' },
+    rules: { warnAtS: 10, greetWithinS: 20, expireS: 600 },
+    nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
+    integrations: {
+      alerts: {
+        escalateAfterS: 30,
+        webhooks: [{ url: `${url}/hook`, headers: { 'x-secret': 's3' }, types: ['party.warn', 'party.late', 'party.escalated', 'node.offline', 'node.online', 'node.fault'] }],
+        ntfy: [{ url: `${url}/ntfy/shop-floor`, token: 'tk_ntfy', types: ['party.late', 'party.escalated'] }],
+        homeAssistant: [{ url, token: 'ha-long-lived', service: 'notify.mobile_app_manager', types: ['party.escalated', 'node.offline'] }],
       },
-    }) as StoreConfig,
-  );
+    },
+  });
   hub = await startHub({ config: cfg, dataDir: dir, clock: { now: () => base + offsetMs }, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 20 });
   reader = await mqtt.connectAsync(hub.mqttUrl, { ...loginAs(cfg, READER), reconnectPeriod: 0 });
   reader.on('message', (topic, payload) => {

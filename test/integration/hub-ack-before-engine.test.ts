@@ -2,14 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sourceOf, topics } from '../../contract/index.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { captureLog } from '../helpers/capture-log.ts';
-import { password, withLogins } from '../helpers/logins.ts';
+import { password } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // An event is acknowledged once it is durable in the trace; what listens on the bus gets it
@@ -26,13 +25,10 @@ afterAll(async () => {
 describe('acknowledgement before the bus', () => {
   it('a bus listener that throws on every event: every publish acknowledged, the engine has them all, each failure logged', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-ackfirst-'));
-    const cfg = await withLogins(
-      Value.Default(StoreConfig, {
-        store: { id: 'af', timezone: 'UTC' },
-        nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
-        hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-      }) as StoreConfig,
-    );
+    const cfg = await testStore({
+      store: { id: 'af', timezone: 'UTC' },
+      nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
+    });
     const { log, lines } = captureLog('error');
     hub = await startHub({ config: cfg, dataDir: dir, log, store: memoryVisitStore('memory') });
     let calls = 0;

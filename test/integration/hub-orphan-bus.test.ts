@@ -6,11 +6,11 @@ import { pino } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LiveSnapshot, sourceOf, topics } from '../../contract/index.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import type { BusEvents } from '../../hub/bus.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { password, withLogins } from '../helpers/logins.ts';
+import { password } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { noonZone } from '../helpers/noon-zone.ts';
 
@@ -30,15 +30,12 @@ describe('orphan greets on the bus', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-orphan-'));
     const base = Math.floor(Date.now() / 1000) * 1000;
     let offsetMs = 0;
-    const cfg = await withLogins(
-      Value.Default(StoreConfig, {
-        store: { id: 'or', timezone: noonZone(base) },
-        rules: { reorderS: 1, greetLeadS: 2 },
-        staff: [{ id: 'anna' }],
-        nodes: [{ id: 'counter', buttons: [{ id: 'btn', debounceMs: 0, holdAction: 'none' }] }],
-        hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-      }) as StoreConfig,
-    );
+    const cfg = await testStore({
+      store: { id: 'or', timezone: noonZone(base) },
+      rules: { reorderS: 1, greetLeadS: 2 },
+      staff: [{ id: 'anna' }],
+      nodes: [{ id: 'counter', buttons: [{ id: 'btn', debounceMs: 0, holdAction: 'none' }] }],
+    });
     hub = await startHub({ config: cfg, dataDir: dir, clock: { now: () => base + offsetMs }, log: pino({ level: 'silent' }), store: memoryVisitStore('memory only'), tickMs: 20 });
     const orphans: Array<BusEvents['greet:orphan']> = [];
     hub.ctx.bus.on('greet:orphan', (o) => orphans.push(o));

@@ -3,14 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sourceOf, topics, type GwEvent } from '../../contract/index.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { turnBudget } from '../../hub/turn-budget.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { password, withLogins } from '../helpers/logins.ts';
+import { password } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // hub/turn-budget.ts wired into a real hub and broker: with a zero budget every publish after
@@ -28,13 +27,10 @@ afterAll(async () => {
 describe('publish handling over several turns of the loop', () => {
   it('a burst handled a task a turn: all acknowledged, traced in order, and counted by the engine once each', async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-turn-'));
-    const cfg = await withLogins(
-      Value.Default(StoreConfig, {
-        store: { id: 'tb', timezone: 'UTC' },
-        nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
-        hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-      }) as StoreConfig,
-    );
+    const cfg = await testStore({
+      store: { id: 'tb', timezone: 'UTC' },
+      nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
+    });
     const errors: unknown[] = [];
     const turn = turnBudget({ budgetMs: 0, onError: (err) => errors.push(err) });
     hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), turn });

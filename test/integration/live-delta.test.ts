@@ -6,10 +6,10 @@ import { pino } from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LiveDelta, sourceOf, topics, type LiveChange } from '../../contract/index.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { password, withLogins } from '../helpers/logins.ts';
+import { password } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // README "Live stream": why a party leaves the waiting list. A real hub and broker, the hub
@@ -27,14 +27,11 @@ async function start(opts: { tickMs?: number; lookGapMs?: number } = {}): Promis
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-delta-'));
   const base = Math.floor(Date.now() / 1000) * 1000;
   let offsetMs = 0;
-  const cfg = await withLogins(
-    Value.Default(StoreConfig, {
-      store: { id: 'dl', timezone: 'UTC' },
-      rules: { expireS: 60, warnAtS: 20, greetWithinS: 30 },
-      nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
-      hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-    }) as StoreConfig,
-  );
+  const cfg = await testStore({
+    store: { id: 'dl', timezone: 'UTC' },
+    rules: { expireS: 60, warnAtS: 20, greetWithinS: 30 },
+    nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
+  });
   const h = await startHub({ config: cfg, dataDir: dir, clock: { now: () => base + offsetMs }, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: opts.tickMs ?? 20, ...(opts.lookGapMs !== undefined ? { lookGapMs: opts.lookGapMs } : {}) });
   hub = h;
   const changes: LiveChange[] = [];

@@ -5,15 +5,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterEach, describe, it } from 'vitest';
 import { sourceOf, topics, type Report } from '../../contract/index.ts';
-import { StoreConfig, type Rules } from '../../firmware-config/schema.ts';
+import type { Rules } from '../../firmware-config/schema.ts';
 import type { BusEvents } from '../../hub/bus.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { fileTraceRecorder, type TraceRecorder } from '../../hub/trace-recorder.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { apiAuth, password, withLogins } from '../helpers/logins.ts';
+import { apiAuth, password } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // CONTRACT.md "Replay": the live hub's report equals a replay of its trace. Three ways the live
@@ -53,18 +53,15 @@ async function world(rules: Partial<Rules>, opts: { tickMs: number; recorder?: (
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-live-replay-'));
   const base = Math.floor(Date.now() / 1000) * 1000;
   let offsetMs = 0;
-  const cfg = await withLogins(
-    Value.Default(StoreConfig, {
-      store: { id: STORE, timezone: 'UTC' },
-      rules,
-      staff: [{ id: 'anna' }],
-      nodes: [
-        { id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] },
-        { id: 'counter', buttons: [{ id: 'fob', kind: 'fob', action: 'greet', staff: 'anna' }], indicator: {} },
-      ],
-      hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-    }) as StoreConfig,
-  );
+  const cfg = await testStore({
+    store: { id: STORE, timezone: 'UTC' },
+    rules,
+    staff: [{ id: 'anna' }],
+    nodes: [
+      { id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] },
+      { id: 'counter', buttons: [{ id: 'fob', kind: 'fob', action: 'greet', staff: 'anna' }], indicator: {} },
+    ],
+  });
   const cfgFile = path.join(dir, 'store.yaml');
   fs.writeFileSync(cfgFile, JSON.stringify(cfg)); // JSON is YAML
   const dataDir = path.join(dir, 'hub');

@@ -4,7 +4,6 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, sourceOf, topics, type LiveSnapshot } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
@@ -13,7 +12,8 @@ import { MQTT_ACK_WINDOW } from '../../hub/plugins/broker.ts';
 import { COMMIT_WINDOW } from '../../hub/trace-recorder.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { apiAuth, loginAs, withLogins } from '../helpers/logins.ts';
+import { apiAuth, loginAs } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // README "Prometheus": a real hub (broker, ingest, live engine) fed over MQTT with a node's
@@ -100,17 +100,14 @@ const door = () => snapshot().nodes.find((n) => n.node === 'door')!;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-prom-'));
-  cfg = await withLogins(
-    Value.Default(StoreConfig, {
-      store: { id: STORE, timezone: 'UTC' },
-      rules: { expireS: 600, warnAtS: 20, greetWithinS: 30 },
-      nodes: [
-        { id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] },
-        { id: 'counter', buttons: [{ id: 'btn', pin: 3 }] },
-      ],
-      hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-    }) as StoreConfig,
-  );
+  cfg = await testStore({
+    store: { id: STORE, timezone: 'UTC' },
+    rules: { expireS: 600, warnAtS: 20, greetWithinS: 30 },
+    nodes: [
+      { id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] },
+      { id: 'counter', buttons: [{ id: 'btn', pin: 3 }] },
+    ],
+  });
   hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 20 });
 
   app = Fastify();

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceOf, topics } from '../../contract/index.ts';
 import { hashPassword } from '../../firmware-config/passwords.ts';
@@ -11,7 +10,8 @@ import { StoreConfig } from '../../firmware-config/schema.ts';
 import { replayTrace } from '../../hub/engine/replay.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { password, withLogins } from '../helpers/logins.ts';
+import { password } from '../helpers/logins.ts';
+import { testStore } from '../helpers/store-config.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { noonZone } from '../helpers/noon-zone.ts';
 
@@ -32,24 +32,21 @@ const live = () => hub.ctx.runtime.live!.snapshot();
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-z2m-'));
-  cfg = await withLogins(
-    Value.Default(StoreConfig, {
-      store: { id: 'zb', timezone: noonZone(base) },
-      rules: { warnAtS: 10, greetWithinS: 20, groupWindowS: 1, reorderS: 0.2 },
-      staff: [{ id: 'anna' }],
-      nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
-      hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
-      integrations: {
-        zigbee2mqtt: {
-          mqtt: { passwordHash: await hashPassword('z2m-secret') },
-          buttons: [
-            { friendlyName: 'Till button', id: 'till' },
-            { friendlyName: 'Anna fob', id: 'fob-anna', staff: 'anna', actions: { single: 'greet', hold: 'staffpass' } },
-          ],
-        },
+  cfg = await testStore({
+    store: { id: 'zb', timezone: noonZone(base) },
+    rules: { warnAtS: 10, greetWithinS: 20, groupWindowS: 1, reorderS: 0.2 },
+    staff: [{ id: 'anna' }],
+    nodes: [{ id: 'door', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2 }] }],
+    integrations: {
+      zigbee2mqtt: {
+        mqtt: { passwordHash: await hashPassword('z2m-secret') },
+        buttons: [
+          { friendlyName: 'Till button', id: 'till' },
+          { friendlyName: 'Anna fob', id: 'fob-anna', staff: 'anna', actions: { single: 'greet', hold: 'staffpass' } },
+        ],
       },
-    }) as StoreConfig,
-  );
+    },
+  });
   hub = await startHub({ config: cfg, dataDir: dir, clock: { now: () => base + offsetMs }, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), tickMs: 20 });
   door = await mqtt.connectAsync(hub.mqttUrl, { username: 'door', password: password('door'), reconnectPeriod: 0 });
   z2m = await mqtt.connectAsync(hub.mqttUrl, { username: 'zigbee2mqtt', password: 'z2m-secret', clientId: 'mqttjs_z2m', reconnectPeriod: 0 });
