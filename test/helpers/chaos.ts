@@ -7,7 +7,6 @@ import { isDeepStrictEqual, promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { ulid } from 'ulid';
-import { Value } from '@sinclair/typebox/value';
 import { InfluxDB } from 'influx';
 import { sourceOf, topics, type GwEvent, type LiveSnapshot, type Report, type Visit } from '../../contract/index.ts';
 import { createEdgeAgent, type EdgeAgent } from '../../edge/agent.ts';
@@ -20,9 +19,10 @@ import type { InfluxVisitStore } from '../../hub/influx-store.ts';
 import { fileTraceRecorder, type TraceRecorder } from '../../hub/trace-recorder.ts';
 import { createStoreSimulator, type SimProfile, type StoreSimulator } from '../../scripts/shopper-sim.ts';
 import { startTestInfluxd, type TestInfluxd } from './influxd.ts';
-import { apiAuth, password, urlWithLogin, withLogins } from './logins.ts';
+import { apiAuth, password, urlWithLogin } from './logins.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 import { waitFor } from './wait.ts';
+import { testStore } from './store-config.ts';
 
 // Chaos scenarios (npm run chaos; a short version in test/integration/chaos-short.test.ts).
 // Each one runs a real hub and simulated edge nodes on 127.0.0.1, breaks something for a
@@ -198,7 +198,7 @@ async function makeWorld(name: string, scale: ChaosScale, opts: WorldOptions): P
   const ports = { mqtt: await freePort(), http: await freePort() };
   const hubDir = path.join(dir, 'hub');
   const ids = nodeIds(scale.nodes);
-  const cfg = await withLogins(Value.Default(StoreConfig, rawStore(ids, ports, hubDir, opts)) as StoreConfig);
+  const cfg = await testStore(rawStore(ids, ports, hubDir, opts));
   const cfgFile = path.join(dir, 'store.yaml');
   fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2)); // JSON is YAML: the CLI reads the same file
   return {

@@ -8,14 +8,14 @@ import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { MAX_JSON_DEPTH, topics } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub } from '../../hub/hub.ts';
 import type { GuardOptions } from '../../hub/mqtt-guard.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { loginAs, password, withLogins } from './logins.ts';
+import { loginAs, password } from './logins.ts';
 import { waitFor } from './wait.ts';
+import { testStore } from './store-config.ts';
 
 // The fuzzer behind `npm run fuzz` (bench/fuzz.ts) and its short CI run
 // (test/integration/fuzz-short.test.ts): one code path for both.
@@ -2362,12 +2362,7 @@ export interface FuzzReport {
 const MB = (n: number) => n / 1048576;
 
 export async function fuzzConfig(): Promise<StoreConfig> {
-  const raw = Value.Default(StoreConfig, {
-    store: { id: STORE },
-    nodes: NODES.map((id) => ({ id })),
-    hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, tokens: [TOKEN] },
-  }) as StoreConfig;
-  return withLogins(raw);
+  return testStore({ store: { id: STORE }, nodes: NODES.map((id) => ({ id })), hub: { tokens: [TOKEN] } });
 }
 
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {

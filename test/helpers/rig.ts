@@ -9,9 +9,10 @@ import { inputKeys } from '../../edge/io.ts';
 import { StoreConfig, type Rules } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import type { VisitStore } from '../../hub/visit-store.ts';
-import { password, withLogins } from './logins.ts';
+import { password } from './logins.ts';
 import { noonZone } from './noon-zone.ts';
 import { waitFor } from './wait.ts';
+import { testStore } from './store-config.ts';
 
 // A small real store for integration and browser tests: a hub on free ports and
 // two simulated edge nodes (entrance beam pair; counter button with an indicator)
@@ -55,12 +56,13 @@ export async function startRig(
     nodes: [
       // no debounce: a crossing or a press made by set() calls is read at once, so the rig waits for
       // the events it causes instead of for time
-      { id: 'door', driver: 'sim', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2, debounceMs: 0 }] },
+      // a floor PIR in zone 'mid', so a rig's rules may put 'mid' on the steps line
+      { id: 'door', driver: 'sim', sensors: [{ id: 'beam', kind: 'beam-pair', outerPin: 1, innerPin: 2, debounceMs: 0 }, { id: 'pir', kind: 'pir', pin: 3, zone: 'mid' }] },
       { id: 'counter', driver: 'sim', buttons: [{ id: 'fob', kind: 'fob', action: 'greet', staff: 'anna', debounceMs: 0 }], indicator: {} },
     ],
     hub: { mqtt: { port: 0 }, http: { port: 0 } },
   };
-  const withReader = await withLogins(Value.Default(StoreConfig, raw) as StoreConfig);
+  const withReader = await testStore(raw);
   const cfg: StoreConfig = { ...withReader, users: [...withReader.users, ...(opts.users ?? [])] };
   if (!Value.Check(StoreConfig, cfg)) throw new Error('rig config invalid');
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });

@@ -3,14 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { loginAs, withLogins } from '../helpers/logins.ts';
+import { loginAs } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { testStore } from '../helpers/store-config.ts';
 
 // The broker lets in only the store's nodes (each with its own login) and read-only dashboard
 // users, and lets each do only its part (README "Security"; CONTRACT.md "MQTT topics").
@@ -59,12 +59,7 @@ const accepted = (node: string) => live().nodes.find((n) => n.node === node)?.ev
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-access-'));
-  const raw = Value.Default(StoreConfig, {
-    store: { id: 'acc' },
-    nodes: [{ id: 'door' }, { id: 'counter' }],
-    hub: { mqtt: { port: 0 }, http: { port: 0 } },
-  }) as StoreConfig;
-  cfg = await withLogins(raw);
+  cfg = await testStore({ store: { id: 'acc' }, nodes: [{ id: 'door' }, { id: 'counter' }] });
   hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'silent' }), store: memoryVisitStore('memory') });
 });
 

@@ -4,15 +4,15 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { fileTraceRecorder, type TraceRecorder } from '../../hub/trace-recorder.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { apiAuth, loginAs, withLogins } from '../helpers/logins.ts';
+import { apiAuth, loginAs } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { testStore } from '../helpers/store-config.ts';
 
 // What `npm run fuzz` found at the hub end to end, each kept as a test (CONTRACT.md: an event
 // that does not match is rejected, counted per node and reason, and never stops the hub).
@@ -55,7 +55,7 @@ const publishValid = async (extra: Record<string, unknown> = {}) => {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-fuzzreg-'));
-  cfg = await withLogins(Value.Default(StoreConfig, { store: { id: 'rg' }, nodes: [{ id: 'door' }], hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig);
+  cfg = await testStore({ store: { id: 'rg' }, nodes: [{ id: 'door' }] });
   const real = fileTraceRecorder(path.join(dir, 'traces'), 'rg');
   const recorder: TraceRecorder = {
     ...real,

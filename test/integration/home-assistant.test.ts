@@ -3,15 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceOf, topics } from '../../contract/index.ts';
 import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import type { HaState } from '../../hub/plugins/home-assistant.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { loginAs, password, READER, withLogins } from '../helpers/logins.ts';
+import { loginAs, password, READER } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { testStore } from '../helpers/store-config.ts';
 
 // README "Home Assistant": a client subscribes the way Home Assistant's MQTT integration
 // does (logged in as a read-only user, `homeassistant/#`, then each entity's state and
@@ -44,7 +44,7 @@ beforeAll(async () => {
     hub: { mqtt: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, influx: { managed: false } },
     integrations: { homeAssistant: { enabled: on } },
   });
-  cfg = await withLogins(Value.Default(StoreConfig, raw(true)) as StoreConfig);
+  cfg = await testStore(raw(true));
   const off = { ...cfg, integrations: { ...cfg.integrations, homeAssistant: { ...cfg.integrations.homeAssistant, enabled: false } } };
   hub = await startHub({
     config: cfg,

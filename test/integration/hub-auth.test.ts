@@ -2,10 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // CONTRACT.md "HTTP": machine clients send Authorization: Bearer <token>; never in the URL
 // (README "Security → Logins and roles"). Logins and sessions: hub-logins.test.ts.
@@ -16,7 +15,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-auth-'));
-  const cfg = Value.Default(StoreConfig, { store: { id: 'auth' }, hub: { mqtt: { port: 0 }, http: { port: 0 }, tokens: [TOKEN] } }) as StoreConfig;
+  const cfg = loadedStore({ store: { id: 'auth' }, hub: { tokens: [TOKEN] } });
   hub = await startHub({ config: cfg, dataDir: dir, log: pino({ level: 'silent' }) });
 });
 

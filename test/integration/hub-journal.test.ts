@@ -2,18 +2,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GwEvent } from '../../contract/index.ts';
 import { createEdgeAgent, type EdgeAgent } from '../../edge/agent.ts';
 import { asSimInput } from '../../edge/drivers/sim.ts';
 import { memoryOutbox } from '../../edge/outbox.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { fileTraceRecorder, type TraceRecorder } from '../../hub/trace-recorder.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
-import { password, withLogins } from '../helpers/logins.ts';
+import { password } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { testStore } from '../helpers/store-config.ts';
 
 // README "Reliability": the broker acknowledges an event only once the hub's trace holds it
 // durably; a trace write that fails sends no PUBACK, so the node keeps the event and sends it
@@ -28,13 +27,7 @@ const held: Array<() => void> = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-journal-'));
-  const cfg = await withLogins(
-    Value.Default(StoreConfig, {
-      store: { id: 'jr' },
-      nodes: [{ id: 'counter', buttons: [{ id: 'btn', debounceMs: 0, holdAction: 'none' }] }],
-      hub: { mqtt: { port: 0 }, http: { port: 0 } },
-    }) as StoreConfig,
-  );
+  const cfg = await testStore({ store: { id: 'jr' }, nodes: [{ id: 'counter', buttons: [{ id: 'btn', debounceMs: 0, holdAction: 'none' }] }] });
   const real = fileTraceRecorder(path.join(dir, 'traces'), 'jr');
   const recorder: TraceRecorder = {
     ...real,

@@ -2,16 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../firmware-config/passwords.ts';
 import { loadConfig } from '../../firmware-config/load.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { captureLog } from '../helpers/capture-log.ts';
 import { openSse, type SseClient } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // Logins, sessions and roles over HTTP (README "Security → Logins and roles"): a real hub with a
 // store file on disk (so a reload can take a user away), real scrypt hashes, real cookies.
@@ -209,11 +208,7 @@ describe('login rate limit', () => {
   let d: string;
   beforeAll(async () => {
     d = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-logins-rl-'));
-    const cfg = Value.Default(StoreConfig, {
-      store: { id: 'rl' },
-      users: [{ id: 'mia', role: 'manager', passwordHash: hashes.mia }],
-      hub: { mqtt: { port: 0 }, http: { port: 0 } },
-    }) as StoreConfig;
+    const cfg = loadedStore({ store: { id: 'rl' }, users: [{ id: 'mia', role: 'manager', passwordHash: hashes.mia }] });
     h = await startHub({ config: cfg, dataDir: d, log: pino({ level: 'silent' }), store: memoryVisitStore('memory') });
   });
   afterAll(async () => {
@@ -244,7 +239,7 @@ describe('open mode', () => {
   it('leaves the API open when the store file has neither users nor tokens, and says so once at start', async () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-logins-open-'));
     const { log, lines } = captureLog('warn');
-    const cfg = Value.Default(StoreConfig, { store: { id: 'op' }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+    const cfg = loadedStore({ store: { id: 'op' } });
     const h = await startHub({ config: cfg, dataDir: d, log, store: memoryVisitStore('memory') });
     try {
       expect((await fetch(`${h.httpUrl}/api/stores/op/live`)).status).toBe(200);

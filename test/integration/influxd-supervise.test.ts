@@ -5,11 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ErrorCodes } from '../../contract/index.ts';
 import { findInfluxd, startInfluxd, type InfluxdState, type ManagedInfluxd } from '../../hub/influxd.ts';
-import { Value } from '@sinclair/typebox/value';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { setupHistory } from '../../hub/history-setup.ts';
 import { captureLog } from '../helpers/capture-log.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // A managed influxd that dies on its own is started again on the same data dir and port
 // (README "Reliability"), with the real binary: missing influxd is a failure, not a skip.
@@ -126,7 +125,7 @@ describe('supervised managed influxd', () => {
 describe('history on a managed influxd (setupHistory, as npm start and the hub CLI use it)', () => {
   it('says history is down while the managed server restarts, and up again after', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'greetwatch-history-managed-'));
-    const cfg = Value.Default(StoreConfig, { store: { id: 'hm' } }) as StoreConfig;
+    const cfg = loadedStore({ store: { id: 'hm' }, hub: { influx: { managed: true } } });
     const history = await setupHistory(cfg, dir, pino({ level: 'silent' }), {});
     try {
       expect(history.managed).not.toBeNull();

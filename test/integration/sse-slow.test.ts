@@ -3,12 +3,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // README "Security": a screen that stops reading its live stream is dropped once its unread
 // buffer passes a limit; the hub's memory does not grow with it, and readers that read go on.
@@ -19,7 +18,7 @@ let dir: string;
 /** a hub whose streams may leave 64 KiB unread, with a snapshot every `snapshotMs` */
 async function sseHub(snapshotMs: number, prefix: string): Promise<{ hub: Hub; dir: string }> {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const cfg = Value.Default(StoreConfig, { store: { id: 'sse' }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+  const cfg = loadedStore({ store: { id: 'sse' } });
   return { hub: await startHub({ config: cfg, dataDir: d, log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), snapshotMs, sseMaxBuffered: 64 * 1024 }), dir: d };
 }
 

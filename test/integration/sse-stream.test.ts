@@ -5,7 +5,6 @@ import pino from 'pino';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FloorDelta, FloorSnapshot, LiveDelta, LiveSnapshot, type LiveChange, type OpenParty as LiveParty } from '../../contract/index.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { startHub, type Hub } from '../../hub/hub.ts';
 import { httpPlugin } from '../../hub/plugins/http.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
@@ -15,6 +14,7 @@ import { startRig, type Rig } from '../helpers/rig.ts';
 import { openSse, type SseClient } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { noonZone } from '../helpers/noon-zone.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // README "Live stream": GET /api/stores/{store}/stream starts with a full `live` snapshot, then
 // sends each LiveDelta the live engine puts on the bus as a `change`, a full snapshot every
@@ -35,7 +35,7 @@ describe('live stream, deltas scripted on the bus of a real hub', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-stream-'));
-    const cfg = Value.Default(StoreConfig, { store: { id: 'sse', timezone: noonZone() }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+    const cfg = loadedStore({ store: { id: 'sse', timezone: noonZone() } });
     hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), snapshotMs: 100 });
   });
 
@@ -139,7 +139,7 @@ describe('floor stream, deltas scripted on the bus of a real hub', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-floor-'));
-    const cfg = Value.Default(StoreConfig, { store: { id: 'sse', name: 'High Street', timezone: noonZone() }, hub: { mqtt: { port: 0 }, http: { port: 0 } } }) as StoreConfig;
+    const cfg = loadedStore({ store: { id: 'sse', name: 'High Street', timezone: noonZone() } });
     hub = await startHub({ config: cfg, dataDir: path.join(dir, 'hub'), log: pino({ level: 'silent' }), store: memoryVisitStore('memory'), snapshotMs: 100 });
   });
 

@@ -8,7 +8,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import pino from 'pino';
-import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../contract/index.ts';
 import { createPublisher } from '../../edge/publisher.ts';
@@ -20,6 +19,7 @@ import { withTlsPaths } from '../../hub/tls.ts';
 import { memoryVisitStore } from '../../hub/visit-store.ts';
 import { loginAs, password, READER, withLogins } from '../helpers/logins.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // TLS end to end (README "Security"): certificates made by the real `greetwatch certs`
 // (system openssl), a hub with mqtts:// and https://, nodes that verify it with the CA.
@@ -56,7 +56,7 @@ const event = (seq: number) =>
     data: { sensor: 'd', state: 'open' },
   });
 
-const config = (hubSection: unknown) => Value.Default(StoreConfig, { store: { id: 'tls' }, nodes: [{ id: 'door' }], hub: hubSection }) as StoreConfig;
+const config = (hubSection: Record<string, unknown>) => loadedStore({ store: { id: 'tls' }, nodes: [{ id: 'door' }], hub: hubSection });
 const start = async (c: StoreConfig) => {
   const h = await startHub({ config: c, dataDir: path.join(dir, `data-${hubs.length}`), log: silent, store: memoryVisitStore('memory') });
   hubs.push(h);

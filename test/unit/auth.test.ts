@@ -1,14 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Value } from '@sinclair/typebox/value';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { authPlugin, SessionStore, setScopeAccess } from '../../hub/http/auth.ts';
 import { Metrics } from '../../hub/metrics.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // hub/http/auth.ts (README "Security → Logins and roles"): every route declares who may call
 // it, or the hub does not start; sessions are bounded and expire.
 
-const cfg = Value.Default(StoreConfig, { store: { id: 'u' }, hub: { tokens: ['unit-test-token-0123456789'] } }) as StoreConfig;
+const cfg = loadedStore({ store: { id: 'u' }, hub: { tokens: ['unit-test-token-0123456789'] } });
 let app: FastifyInstance | undefined;
 afterEach(async () => {
   await app?.close();

@@ -1,9 +1,8 @@
-import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { decodeEvent, decodeStatus, isRealTime, MAX_JSON_DEPTH, type GwEvent } from '../../contract/index.ts';
-import { StoreConfig } from '../../firmware-config/schema.ts';
 import { engineFor } from '../../hub/engine/replay.ts';
 import { payloadCase } from '../helpers/fuzz.ts';
+import { loadedStore } from '../helpers/store-config.ts';
 
 // What `npm run fuzz` found in the validator, each kept as a test. Before these fixes every
 // payload below was accepted as a valid event.
@@ -102,7 +101,7 @@ describe('fuzz regressions (engine)', () => {
   // one boot counters and a clock of its own, never forgotten. The engine keeps the latest
   // boots per node (older ones' gaps folded into one sum) and forgets their clocks.
   it('a node cannot grow the engine without bound by sending new boot ids', () => {
-    const cfg = Value.Default(StoreConfig, { store: { id: 'fz' }, nodes: [{ id: 'fuzz' }] }) as StoreConfig;
+    const cfg = loadedStore({ store: { id: 'fz' }, nodes: [{ id: 'fuzz' }] });
     const engine = engineFor(cfg);
     for (let i = 0; i < 5000; i++) {
       // every boot but the first has one seq missing (seq 2 of a fresh boot): 4999 gaps in all
