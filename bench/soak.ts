@@ -1,4 +1,4 @@
-// Soak (README "Benchmarks → Soak"): an accelerated store week through the real hub and a real
+// Soak (README "Fuzzing and chaos → Soak"): an accelerated store week through the real hub and a real
 // InfluxDB, with the hub's RSS sampled; the slope is reported and must be flat.
 //
 //   npx tsx bench/soak.ts [--days 7] [--quick] [--busy 1] [--window 64] [--lag-ms 0]
