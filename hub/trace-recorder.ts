@@ -76,6 +76,20 @@ interface Pending {
 const DSYNC = fs.constants.O_DSYNC !== undefined;
 const APPEND_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | (fs.constants.O_DSYNC ?? 0);
 
+/** the file's last byte is not a line break (an empty file ends no line) */
+const endsInsideLine = (file: string): boolean => {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    fs.readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    fs.closeSync(fd);
+  }
+};
+
 const fsyncDir = (dir: string): void => {
   let fd: number | null = null;
   try {
@@ -128,6 +142,8 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
   let day = '';
   /** bytes in the open day's file that are whole, durable lines */
   let size = 0;
+  /** the open file ends inside a line (one a crash or a power cut tore): end it before the next */
+  let torn = false;
   let closed = false;
   const stats = { written: 0, failed: 0, lastError: null as string | null, commitMsTotal: 0, commitMsMax: 0 };
   const commitMs = latencyWindow(COMMIT_WINDOW);
@@ -156,6 +172,9 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
     handle = null;
     await old?.close();
     const existed = fs.existsSync(fileOf(d));
+    // a write cut short leaves part of a line, never acknowledged; a line appended onto it would
+    // be lost with it when the trace is read back, so the next write starts on a new line
+    torn = existed && endsInsideLine(fileOf(d));
     const h = await fs.promises.open(fileOf(d), APPEND_FLAGS);
     size = (await h.stat()).size;
     if (!existed) {
@@ -176,7 +195,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
       let text = '';
       while (j < batch.length && batch[j]!.day === d) text += batch[j++]!.line;
       const h = await openDay(d);
-      const buf = Buffer.from(text, 'utf8');
+      const buf = Buffer.from(torn ? `\n${text}` : text, 'utf8');
       const start = size;
       try {
         // a full disk may take part of a write: write the rest, and if that fails, cut the
@@ -188,6 +207,7 @@ export function fileTraceRecorder(dir: string, store: string, opts: TraceOptions
         }
         if (!DSYNC) await h.datasync();
         size = start + buf.length;
+        torn = false;
       } catch (err) {
         await h.truncate(start).catch(() => undefined);
         throw err;

@@ -169,4 +169,29 @@ describe('trace files', () => {
     await r.close();
     fs.rmSync(tdir, { recursive: true, force: true });
   });
+
+  it('a line torn by a crash or a power cut stays a line of its own: the next event is not glued onto it', async () => {
+    const tdir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-trace-'));
+    const now = Date.parse('2026-11-01T12:00:00Z');
+    const ev = (id: string) => ({ specversion: '1.0', id, source: '/stores/s1/nodes/n', type: 'greetwatch.door.v1', time: '2026-11-01T12:00:00.000Z', bootid: 'b', seq: 1, data: { sensor: 'd', state: 'open' } }) as GwEvent;
+    const file = path.join(tdir, 's1-2026-11-01.jsonl');
+    // one whole line, then what a write cut short left: part of a line, never acknowledged
+    const whole = `${JSON.stringify({ ...ev('e1'), recvtime: '2026-11-01T11:59:59.000Z' })}\n`;
+    fs.writeFileSync(file, `${whole}{"specversion":"1.0","id":"e2","sou`);
+    const r = fileTraceRecorder(tdir, 's1', { now: () => now });
+    await new Promise<void>((resolve, reject) => r.record(ev('e3'), now, (err) => (err ? reject(err) : resolve())));
+    await r.close();
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    expect(lines).toHaveLength(4); // whole, torn, e3 and the empty string after the last newline
+    expect(lines[1]).toBe('{"specversion":"1.0","id":"e2","sou');
+    expect((JSON.parse(lines[2]!) as GwEvent).id).toBe('e3');
+    expect(lines[3]).toBe('');
+    // a file that ends whole gets no blank line
+    const r2 = fileTraceRecorder(tdir, 's1', { now: () => now });
+    await new Promise<void>((resolve, reject) => r2.record(ev('e4'), now, (err) => (err ? reject(err) : resolve())));
+    await r2.close();
+    const after = fs.readFileSync(file, 'utf8').split('\n');
+    expect(after.slice(2).map((l) => (l ? (JSON.parse(l) as GwEvent).id : l))).toEqual(['e3', 'e4', '']);
+    fs.rmSync(tdir, { recursive: true, force: true });
+  });
 });
