@@ -304,7 +304,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         for (const f of out) emitFinal(f);
         if (out.length) log.info({ finals: out.length, recovered: recoveredCount }, 'final visits published after the start');
         emittedThrough = now;
-        void writeNow();
+        void writeNow(); // never rejects: a failed write is logged and the next one catches up
       };
 
       // today's final visits from history, so the floor's "today" survives restarts
@@ -560,6 +560,7 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
         if (held && releaseAt !== undefined && now >= releaseAt) release(hubNow);
         if (!held) {
           emittedThrough = hubNow;
+          // never rejects: a failed write is logged and the next one catches up
           if (performance.now() - lastWrite >= markEveryMs) void writeNow();
         }
         prune(now);
