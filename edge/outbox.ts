@@ -334,7 +334,12 @@ export function fileOutbox(dir: string, opts: FileOutboxOptions): FileOutbox {
   let nextCompactAt = compactAtLines;
 
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    // a folder made here is synced into its parent, up to the first that was there: else a power
+    // cut could take the new folder, and the events journalled in it, with it
+    const made = fs.mkdirSync(dir, { recursive: true });
+    if (made !== undefined) {
+      for (let d = path.resolve(dir); d !== path.dirname(path.resolve(made)); d = path.dirname(d)) fsyncDir(path.dirname(d));
+    }
   } catch (err) {
     throw ioError(`cannot create ${dir}`, err);
   }
@@ -446,15 +451,30 @@ export function fileOutbox(dir: string, opts: FileOutboxOptions): FileOutbox {
     compactTask.unref();
   };
 
+  // a line a failed append left half written that could not be cut off: the next append ends it first
+  let tornTail = false;
   const append = (lines: string, count: number, sync: boolean): void => {
     if (closed) throw new EdgeError(EdgeErrorCodes.OUTBOX_IO, `outbox: ${file} is closed`);
+    const buf = Buffer.from(tornTail ? `\n${lines}` : lines);
+    let written = 0;
+    let out: number | null = null;
     try {
-      const out = openAppend();
-      fs.writeSync(out, lines);
+      out = openAppend();
+      // a full disk writes part of a buffer and returns the short count; the rest then fails
+      while (written < buf.length) written += fs.writeSync(out, buf, written);
       if (sync) fs.fsyncSync(out);
     } catch (err) {
+      // what was written of these lines comes off again, so the next ones do not glue onto half a line
+      if (out !== null && written > 0) {
+        try {
+          fs.ftruncateSync(out, fs.fstatSync(out).size - written);
+        } catch {
+          tornTail = true;
+        }
+      }
       throw ioError(`cannot write ${file}`, err);
     }
+    tornTail = false;
     journalLines += count;
   };
 
