@@ -9,14 +9,15 @@ import { rateLimitedLog } from '../rate-limited-log.ts';
 // Every publish from a node passes here before the broker acknowledges it
 // (CONTRACT.md: an event that does not match is rejected, counted per node and
 // reason, logged, and never affects other events). Accepted events are made durable
-// in the trace, then acknowledged, then handed to the bus.
+// in the trace, then acknowledged, then handed to the bus; so are events refused only for
+// their time, which go no further than the trace.
 
 /** an event is a few hundred bytes; anything this large is a fault or an attack */
 const MAX_PAYLOAD = 64 * 1024;
 
 type Accepted = BusEvents['event:accepted'];
 
-/** `done` runs when the publish may be acknowledged: at once for what is not kept, after the trace write for an accepted event */
+/** `done` runs when the publish may be acknowledged: at once for what is not kept, after the trace write for an event that is */
 export type IngestGate = (client: Client | null, packet: PublishPacket, done: (err?: Error) => void) => void;
 
 export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
@@ -111,7 +112,10 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
       const v = validateEvent(parsed.value, { expect: { store: t.store, node: t.node } });
       if (!v.ok) return refuse(v.code, v.reason);
       const skew = timeCheck(v.value, recvMs, c.config.rules.maxSkewS);
-      if (skew) return refuse(skew.code, skew.reason);
+      // refused, yet recorded like any event: a node may have held it through an outage longer
+      // than maxSkewS, and once acknowledged it is gone from the node. Replay and recovery refuse
+      // it by the same rule (README "Order, duplicates and clocks"): it never reaches the engine.
+      if (skew) reject(t.node, packet.topic, skew.code, skew.reason);
       const event = v.value;
       let acknowledged = false;
       try {
@@ -119,7 +123,7 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
         const written = (err?: Error) => {
           acknowledged = true;
           if (err) {
-            pending.remove(recvMs);
+            if (!skew) pending.remove(recvMs);
             c.metrics.traceFailed(err);
             logLimited(`trace:${t.node}`, { node: t.node, err: err.message, code: ErrorCodes.TRACE_IO }, 'trace write failed: event not acknowledged; the node keeps it and sends it again');
             return done(err);
@@ -127,16 +131,17 @@ export function ingestPlugin(): HubPlugin & { gate: IngestGate } {
           // a commit hands over thousands of events in a burst: the PUBACKs take turns with the loop
           c.turn.run(() => {
             // queued first (it only schedules): a throw from the broker's side cannot strand the receipt
-            handOver(c, { event, node: t.node, recvMs });
+            if (!skew) handOver(c, { event, node: t.node, recvMs });
             done();
           });
         };
         // the text as it came is the trace line (hub/trace-recorder.ts traceLine)
-        pending.add(recvMs);
+        if (!skew) pending.add(recvMs);
         c.recorder.record(event, recvMs, written, parsed.text);
       } catch (err) {
         // a failure after the acknowledgement is not the event's: let the broker's guard log it
         if (acknowledged) throw err;
+        if (skew) return done(); // counted above
         pending.remove(recvMs);
         // an event the trace cannot hold is refused and counted, never dropped uncounted
         return refuse(ErrorCodes.EVENT_ENVELOPE, `event cannot be recorded: ${(err as Error).message}`);

@@ -7,7 +7,7 @@ import type { HubContext, HubPlugin } from '../context.ts';
 import type { GreetEngine, LiveView, OrphanGreet } from '../engine/engine.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { buildReport, ReportAccumulator } from '../engine/report.ts';
-import { engineFor, parseTraceLine, storeCheck } from '../engine/replay.ts';
+import { engineFor, parseTraceLine, storeCheck, timeCheck } from '../engine/replay.ts';
 import { NodeFaults } from '../node-faults.ts';
 import { nodeEffectiveConfig } from '../../firmware-config/hash.ts';
 import type { TimeZone } from '../engine/tz.ts';
@@ -196,6 +196,8 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
             const v = parseTraceLine(line, check);
             if (!v?.ok || !v.event.recvtime) continue;
             const recv = Date.parse(v.event.recvtime);
+            // recorded though refused (hub/plugins/ingest.ts): refused again, as replay does
+            if (timeCheck(v.event, recv, cfg.rules.maxSkewS)) continue;
             if (tickAt !== undefined && recv >= tickAt) tickAtMark();
             hubMs = Math.max(hubMs, recv);
             e.ingest(v.event, recv);
