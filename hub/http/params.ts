@@ -8,7 +8,7 @@ import type { TimeZone } from '../engine/tz.ts';
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const LOCAL = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 /** ten years: long periods come from the hourly rollups (README "History") */
 const MAX_RANGE_MS = 3660 * 86_400_000;
 
@@ -22,9 +22,10 @@ export function parseTimeParam(name: string, raw: unknown, tz: TimeZone): number
   if ((m = DATE.exec(s))) {
     ms = validYmd(+m[1]!, +m[2]!, +m[3]!) ? tz.fromLocal(+m[1]!, +m[2]!, +m[3]!) : NaN;
   } else if ((m = LOCAL.exec(s))) {
-    ms = validYmd(+m[1]!, +m[2]!, +m[3]!) && +m[4]! < 24 && +m[5]! < 60 ? tz.fromLocal(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0), +(m[7] ?? '0').padEnd(3, '0')) : NaN;
-  } else if (INSTANT.test(s)) {
-    ms = Date.parse(s);
+    ms = validYmd(+m[1]!, +m[2]!, +m[3]!) && +m[4]! < 24 && +m[5]! < 60 && +(m[6] ?? 0) < 60 ? tz.fromLocal(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0), +(m[7] ?? '0').padEnd(3, '0')) : NaN;
+  } else if ((m = INSTANT.exec(s))) {
+    // Date.parse rolls 2026-02-30 over into March and reads 24:00 as the next midnight
+    ms = validYmd(+m[1]!, +m[2]!, +m[3]!) && +m[4]! < 24 ? Date.parse(s) : NaN;
   }
   if (!Number.isFinite(ms)) {
     throw new GwError(ErrorCodes.BAD_PARAM, `${name}: ${JSON.stringify(raw)} is not a date (use 2026-11-23, 2026-11-23T09:00 store-local, or 2026-11-23T09:00:00Z)`);
