@@ -3,6 +3,8 @@ import type { ErrorCode } from '../contract/index.ts';
 /** node ids kept apart in the reject counters; any further id counts under OTHER_NODES, so made-up ids cannot grow memory */
 export const MAX_COUNTED_NODES = 256;
 export const OTHER_NODES = '(other)';
+const MAX_HTTP_REASONS = 64;
+const OTHER_REASON = '(other)';
 
 /** Counters of bad input, per node and reason (CONTRACT.md: rejected, counted per node and reason). */
 export class Metrics {
@@ -35,6 +37,12 @@ export class Metrics {
   slowStreamsDropped = 0;
   dropSlowStream(): void {
     this.slowStreamsDropped++;
+  }
+  /** HTTP requests refused before any route, by reason (the parser's or the router's code); a fixed set of codes, capped anyway */
+  readonly refusedHttp = new Map<string, number>();
+  refuseHttp(reason: string): void {
+    const key = this.refusedHttp.has(reason) || this.refusedHttp.size < MAX_HTTP_REASONS ? reason : OTHER_REASON;
+    this.refusedHttp.set(key, (this.refusedHttp.get(key) ?? 0) + 1);
   }
   /** POST /api/login refused: unknown user or wrong password */
   loginFailures = 0;

@@ -160,6 +160,9 @@ export function hubMetrics(ctx: HubContext): HubMetrics {
   total('journal_write_failures_total', 'Trace journal writes that failed (those events were not acknowledged, so nodes send them again).', [], function* () {
     yield [{}, ctx.metrics.traceFailures];
   });
+  total('http_requests_refused_total', 'HTTP requests refused before any route (not valid HTTP, headers too large, too slow, a bad URL), by reason.', ['reason'], function* () {
+    for (const [reason, n] of ctx.metrics.refusedHttp) yield [{ reason }, n];
+  });
   total('sse_clients_dropped_total', 'Live stream (SSE) clients dropped because they stopped reading.', [], function* () {
     yield [{}, ctx.metrics.slowStreamsDropped];
   });

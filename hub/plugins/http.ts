@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { ErrorCodes, GwError, type ErrorCode, type LiveSnapshot } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { authPlugin, type Principal } from '../http/auth.ts';
+import { clientErrorHandler, frameworkErrors, REQUEST_TIMEOUT_MS } from '../http/client-errors.ts';
 import { dashboardRoutes } from '../http/dashboard-routes.ts';
 import { floorRoutes } from '../http/floor-routes.ts';
 import { historyRoutes, rollupReportIfNeeded } from '../http/history-routes.ts';
@@ -69,6 +70,9 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
         loggerInstance: logger,
         logController: new LogController({ disableRequestLogging: true }),
         schemaController: { compilersFactory: lazySchemaCompilers() },
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        clientErrorHandler: clientErrorHandler(ctx.metrics, logger),
+        frameworkErrors: frameworkErrors(ctx.metrics),
         ...(https ? { https } : {}),
       });
       app = f;
@@ -87,8 +91,12 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
           message = validationMessage(err as FastifyError);
         }
         const status = (code && STATUS[code]) ?? err.statusCode ?? 500;
-        // fastify's own 4xx (a body that is not JSON, a bad URL): the request's fault, not ours
-        code ??= status >= 400 && status < 500 ? ErrorCodes.BAD_PARAM : undefined;
+        // fastify's own 4xx (a body that is not JSON, a static file's Range or path): the request's
+        // fault, not ours, and said as `<where>: <why>` like every other refusal
+        if (code === undefined && status >= 400 && status < 500) {
+          code = ErrorCodes.BAD_PARAM;
+          message = `${err.code?.startsWith('FST_ERR_CTP') ? 'body' : `path ${JSON.stringify(req.url.split('?')[0]!.slice(0, 120))}`}: ${message}`;
+        }
         if (status >= 500) req.log.error({ err }, 'request failed');
         // a reply is a thenable, not a promise: send() has done the work, nothing rejects unawaited
         void reply.status(status).send({ error: code ?? 'GW_ERR_INTERNAL', message });
