@@ -44,6 +44,11 @@ export class Metrics {
     const key = this.refusedHttp.has(reason) || this.refusedHttp.size < MAX_HTTP_REASONS ? reason : OTHER_REASON;
     this.refusedHttp.set(key, (this.refusedHttp.get(key) ?? 0) + 1);
   }
+  /** SSE streams refused: too many open from one address or in all (hub/http/sse.ts) */
+  streamsRefused = 0;
+  refuseStream(): void {
+    this.streamsRefused++;
+  }
   /** POST /api/login refused: unknown user or wrong password */
   loginFailures = 0;
   loginFailed(): void {

@@ -163,6 +163,9 @@ export function hubMetrics(ctx: HubContext): HubMetrics {
   total('http_requests_refused_total', 'HTTP requests refused before any route (not valid HTTP, headers too large, too slow, a bad URL), by reason.', ['reason'], function* () {
     for (const [reason, n] of ctx.metrics.refusedHttp) yield [{ reason }, n];
   });
+  total('sse_clients_refused_total', 'Live and floor stream (SSE) requests refused: too many streams open from one address or in all.', [], function* () {
+    yield [{}, ctx.metrics.streamsRefused];
+  });
   total('sse_clients_dropped_total', 'Live stream (SSE) clients dropped because they stopped reading.', [], function* () {
     yield [{}, ctx.metrics.slowStreamsDropped];
   });

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCodes, GwError } from '../../contract/index.ts';
 import type { Metrics } from '../metrics.ts';
 
 // Server-Sent Events for the hub's streams (README "Live stream", "Floor view"): a set of open
@@ -7,18 +8,54 @@ import type { Metrics } from '../metrics.ts';
 // pinged. The live stream (hub/plugins/http.ts) and the floor stream (floor-routes.ts) each
 // hold one channel.
 
+/**
+ * Open streams across the hub's channels, per client address and in all. A stream costs the
+ * hub about 20 kB while open, and the floor stream needs no login: without a bound, a client
+ * opening thousands would grow the hub until it ran out of file handles (README "Security").
+ */
+export interface StreamSlots {
+  /** a slot for a stream from `address`, or why there is none */
+  take(address: string): string | null;
+  release(address: string): void;
+}
+
+export function streamSlots(limits: { total: number; perAddress: number }): StreamSlots {
+  // entries only while their streams are open: at most `total`
+  const byAddress = new Map<string, number>();
+  let open = 0;
+  return {
+    take(address) {
+      if (open >= limits.total) return `stream: the hub has ${open} streams open, its limit; close a screen or try again later`;
+      const n = byAddress.get(address) ?? 0;
+      if (n >= limits.perAddress) return `stream: ${n} streams are open from ${address}, the most one address may have`;
+      byAddress.set(address, n + 1);
+      open++;
+      return null;
+    },
+    release(address) {
+      const n = byAddress.get(address);
+      if (n === undefined) return;
+      if (n <= 1) byAddress.delete(address);
+      else byAddress.set(address, n - 1);
+      open--;
+    },
+  };
+}
+
 export interface SseOptions {
   /** bytes a client may leave unread before it is dropped */
   maxBuffered: number;
   /** a stream that had nothing else for this long gets a `: ping` comment */
   pingMs: number;
-  metrics: Pick<Metrics, 'dropSlowStream'>;
+  metrics: Pick<Metrics, 'dropSlowStream' | 'refuseStream'>;
+  /** shared by every channel of the hub */
+  slots: StreamSlots;
 }
 
 export interface SseChannel {
   /** open streams */
   readonly size: number;
-  /** takes the request over as a stream and writes `first` to it (build `first` before: a failure then still answers 500) */
+  /** takes the request over as a stream and writes `first` to it (build `first` before: a failure then still answers 500); throws GW_ERR_RATE_LIMITED past the stream limits */
   open(req: FastifyRequest, reply: FastifyReply, first: string): void;
   /** one message, serialised once by the caller, to every stream */
   broadcast(text: string): void;
@@ -66,12 +103,21 @@ export function sseChannel(opts: SseOptions): SseChannel {
       return streams.size;
     },
     open(req, reply, first) {
+      const address = req.ip;
+      const refused = opts.slots.take(address);
+      if (refused) {
+        opts.metrics.refuseStream();
+        throw new GwError(ErrorCodes.RATE_LIMITED, refused);
+      }
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       const s: Stream = { res, log: req.log, lastWrite: 0 };
       res.on('error', (err) => req.log.debug({ err: err.message }, 'SSE client went away'));
-      res.on('close', () => streams.delete(s));
+      res.once('close', () => {
+        streams.delete(s);
+        opts.slots.release(address);
+      });
       streams.add(s);
       write(s, first);
     },

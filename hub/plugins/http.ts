@@ -12,7 +12,7 @@ import { floorRoutes } from '../http/floor-routes.ts';
 import { historyRoutes, rollupReportIfNeeded } from '../http/history-routes.ts';
 import { metricsRoute } from '../http/metrics-route.ts';
 import { lazySchemaCompilers } from '../http/schema-compilers.ts';
-import { sseChannel, sseMessage, type SseChannel } from '../http/sse.ts';
+import { sseChannel, sseMessage, streamSlots, type SseChannel } from '../http/sse.ts';
 import { OptionalString, parsePeriod, StoreParams, validationMessage } from '../http/params.ts';
 import { repoRoot } from '../repo-root.ts';
 import { httpsOptions } from '../tls.ts';
@@ -45,6 +45,9 @@ export interface HttpOptions {
   pingMs?: number;
   /** bytes an SSE client may leave unread before it is dropped (default 1 MiB) */
   sseMaxBuffered?: number;
+  /** SSE streams open at once, live and floor together (default 256), and from one client address (default 32) */
+  maxStreams?: number;
+  maxStreamsPerAddress?: number;
   /** the built dashboard (Vite: <page>.html, assets/); default <repo>/dist/dashboard */
   dashboardDir?: string;
 }
@@ -118,7 +121,12 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
       };
 
       // slow readers dropped, idle streams pinged: hub/http/sse.ts, shared with the floor stream
-      const sse = { maxBuffered: opts.sseMaxBuffered ?? SSE_MAX_BUFFERED, pingMs: opts.pingMs ?? PING_MS };
+      const sse = {
+        maxBuffered: opts.sseMaxBuffered ?? SSE_MAX_BUFFERED,
+        pingMs: opts.pingMs ?? PING_MS,
+        // a store runs a few screens; a chain office behind one address, a few dozen
+        slots: streamSlots({ total: opts.maxStreams ?? 256, perAddress: opts.maxStreamsPerAddress ?? 32 }),
+      };
       const liveStreams = sseChannel({ ...sse, metrics: ctx.metrics });
       streams = liveStreams;
       // also when listen fails (the hub then does not call stop)

@@ -23,9 +23,10 @@ export interface SseClient {
   close(): void;
 }
 
-export function openSse(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+/** `localAddress`: the client's own address (another 127.0.0.x is another client to the hub) */
+export function openSse(url: string, headers: Record<string, string> = {}, localAddress?: string): Promise<SseClient> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, ...(localAddress ? { localAddress } : {}) }, (res) => {
       const messages: SseMessage[] = [];
       const comments: string[] = [];
       let ended = false;
