@@ -199,6 +199,13 @@ function writeAtomic(dir: string, file: string, body: string): void {
   try {
     fs.writeFileSync(tfd, body);
     fs.fsyncSync(tfd);
+  } catch (err) {
+    try {
+      fs.rmSync(tmp, { force: true }); // a full disk: the partial copy only takes room
+    } catch {
+      // the next compaction overwrites it
+    }
+    throw err;
   } finally {
     fs.closeSync(tfd);
   }
@@ -332,6 +339,9 @@ export function fileOutbox(dir: string, opts: FileOutboxOptions): FileOutbox {
   let compactTask: NodeJS.Immediate | undefined;
   // after a failed compaction, wait for this many lines before trying again (a full disk)
   let nextCompactAt = compactAtLines;
+  // the journal as found: its lines, and whether it ends inside one (a write torn by a power cut)
+  let linesAtOpen = 0;
+  let tornAtOpen = false;
 
   try {
     // a folder made here is synced into its parent, up to the first that was there: else a power
@@ -380,8 +390,10 @@ export function fileOutbox(dir: string, opts: FileOutboxOptions): FileOutbox {
       if (errCode(err) !== 'ENOENT') throw ioError(`cannot read ${file}`, err);
     }
     let foreign = 0;
+    tornAtOpen = text.length > 0 && !text.endsWith('\n');
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
+      linesAtOpen++;
       let entry: JournalLine;
       try {
         entry = JSON.parse(line) as JournalLine;
@@ -481,9 +493,13 @@ export function fileOutbox(dir: string, opts: FileOutboxOptions): FileOutbox {
   try {
     compact(); // on open: drop acked events, dropped ones and any torn tail
   } catch (err) {
-    if (fd !== null) fs.closeSync(fd);
-    releaseLock();
-    throw ioError(`cannot compact ${file}`, err);
+    // a full disk: start on the journal as it is rather than not at all, so the node still sends
+    // what it holds and what it sees (from memory while appends fail, counted by the agent);
+    // the next open, or a compaction once there is room, rewrites it
+    journalLines = linesAtOpen;
+    nextCompactAt = journalLines + compactAtLines;
+    tornTail = tornAtOpen;
+    log?.error({ err: errMessage(err), file, code: EdgeErrorCodes.OUTBOX_IO }, 'outbox: cannot compact the journal on open; appending to it as it is');
   }
 
   return {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createEnvelopeFactory } from '../../edge/envelope.ts';
 import { fileOutbox } from '../../edge/outbox.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -24,7 +25,7 @@ const CHILD = [
   `const o = fileOutbox(process.env.GW_DIR, { store: 's1', node: 'door-1' });`,
   `const f = createEnvelopeFactory({ store: 's1', node: 'door-1' });`,
   `const say = (x) => process.stdout.write(JSON.stringify(x) + '\\n');`,
-  `say({ ready: true, size: fs.statSync(o.file).size });`,
+  `say({ ready: true, size: fs.statSync(o.file).size, pending: o.size() });`,
   `readline.createInterface({ input: process.stdin }).on('line', () => {`,
   `  const ev = f.build('greetwatch.entry.v1', { sensor: 'front-beam', direction: 'in' }, Date.now());`,
   `  try { o.add(ev); say({ id: ev.id, ok: true, size: fs.statSync(o.file).size, line: JSON.stringify({ add: ev }).length + 1 }); }`,
@@ -40,13 +41,11 @@ describe('edge outbox on a full disk', () => {
     for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  it('every event add() took survives a kill -9; the one the disk cut short is refused, not half written', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-outbox-short-'));
-    dirs.push(dir);
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
-      env: { ...process.env, GW_DIR: dir },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+  /** the outbox in a child process (`fsize`: its file-size limit from the start, in bytes); one `add` per line on its stdin */
+  const startChild = (dir: string, fsize?: number) => {
+    const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', CHILD];
+    const [cmd, ...args] = fsize === undefined ? node : ['prlimit', `--fsize=${fsize}`, ...node];
+    const child = spawn(cmd!, args, { env: { ...process.env, GW_DIR: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(child);
     const replies: Array<Record<string, unknown>> = [];
     let buf = '';
@@ -70,7 +69,20 @@ describe('edge outbox on a full disk', () => {
       child.stdin.write('add\n');
       return r;
     };
-    const fsize = (v: string) => execFileSync('prlimit', ['--pid', String(child.pid), `--fsize=${v}`]);
+    const limit = (v: string) => execFileSync('prlimit', ['--pid', String(child.pid), `--fsize=${v}`]);
+    const kill = async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      fs.rmSync(path.join(dir, 'node.lock'), { recursive: true, force: true }); // its holder is dead
+    };
+    return { next, add, limit, kill };
+  };
+
+  it('every event add() took survives a kill -9; the one the disk cut short is refused, not half written', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-outbox-short-'));
+    dirs.push(dir);
+    const { next, add, limit: fsize, kill } = startChild(dir);
 
     expect(await next()).toMatchObject({ ready: true, size: 0 }); // journal compacted on open: empty
 
@@ -87,10 +99,7 @@ describe('edge outbox on a full disk', () => {
     expect(b.code).toBe('GW_ERR_OUTBOX_IO');
     expect(c.size).toBe((a.size as number) + (c.line as number));
 
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-    fs.rmSync(path.join(dir, 'node.lock'), { recursive: true, force: true }); // its holder is dead
+    await kill();
 
     const o = fileOutbox(dir, ID);
     try {
@@ -98,6 +107,31 @@ describe('edge outbox on a full disk', () => {
       expect({ pending, badLines: o.stats().badLines }).toEqual({ pending: [a.id, c.id], badLines: 0 });
     } finally {
       o.close();
+    }
+  });
+
+  it('a node whose disk is full at start still starts: the journal is kept as it is, and nothing in it is lost', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-outbox-full-'));
+    dirs.push(dir);
+    const before = fileOutbox(dir, ID);
+    const f = createEnvelopeFactory(ID);
+    const kept = [1, 2, 3].map(() => f.build('greetwatch.entry.v1', { sensor: 'front-beam', direction: 'in' }, Date.now()));
+    for (const ev of kept) before.add(ev);
+    before.close();
+    const size = fs.statSync(before.file).size;
+
+    // no room for the compaction's copy, nor for one more line
+    const { next, add, kill } = startChild(dir, size - 1);
+    expect(await next()).toMatchObject({ ready: true, size, pending: 3 });
+    expect(await add()).toMatchObject({ ok: false, code: 'GW_ERR_OUTBOX_IO' });
+    expect(fs.existsSync(`${before.file}.tmp`)).toBe(false);
+    await kill();
+
+    const after = fileOutbox(dir, ID);
+    try {
+      expect({ pending: [...after.pending()].map((e) => e.id), badLines: after.stats().badLines }).toEqual({ pending: kept.map((e) => e.id), badLines: 0 });
+    } finally {
+      after.close();
     }
   });
 });
