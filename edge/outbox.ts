@@ -553,11 +553,12 @@ export function fileOutbox(dir: string, opts: FileOutboxOptions): FileOutbox {
 
 /**
  * fileOutbox, but while another process holds the folder's lock it retries, for up to
- * `waitMs` (default: long enough for the lock of a killed process to go stale). For node
+ * `waitMs` (default: long enough for the lock of a killed process to go stale, also one dated
+ * up to LOCK_STALE_MS ahead after the clock went back, which takeLock leaves in place). For node
  * start-up: a node restarted right after kill -9 waits for its old lock instead of failing.
  * Other errors (another node's folder, I/O) reject at once.
  */
-export async function openFileOutbox(dir: string, opts: FileOutboxOptions, waitMs = LOCK_STALE_MS + 2 * LOCK_UPDATE_MS): Promise<FileOutbox> {
+export async function openFileOutbox(dir: string, opts: FileOutboxOptions, waitMs = 2 * LOCK_STALE_MS + 2 * LOCK_UPDATE_MS): Promise<FileOutbox> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
