@@ -62,3 +62,13 @@ export function frameworkErrors(metrics: Metrics): (err: FastifyError, req: Fast
     void reply.status(status).send({ error: ErrorCodes.BAD_PARAM, message });
   };
 }
+
+/** the server's `connect` listener: the hub is no proxy, and without a listener Node drops the socket without a word */
+export function refuseConnectMethod(metrics: Metrics): (req: http.IncomingMessage, socket: Socket) => void {
+  return (_req, socket) => {
+    metrics.refuseHttp('CONNECT');
+    const body = JSON.stringify({ error: ErrorCodes.BAD_PARAM, message: 'method: CONNECT is not served (the hub is no proxy)' });
+    socket.on('error', () => undefined); // a client gone meanwhile
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  };
+}

@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { ErrorCodes, GwError, type ErrorCode, type LiveSnapshot } from '../../contract/index.ts';
 import type { HubContext, HubPlugin } from '../context.ts';
 import { authPlugin, type Principal } from '../http/auth.ts';
-import { clientErrorHandler, frameworkErrors, REQUEST_TIMEOUT_MS } from '../http/client-errors.ts';
+import { clientErrorHandler, frameworkErrors, refuseConnectMethod, REQUEST_TIMEOUT_MS } from '../http/client-errors.ts';
 import { dashboardRoutes } from '../http/dashboard-routes.ts';
 import { floorRoutes } from '../http/floor-routes.ts';
 import { historyRoutes, rollupReportIfNeeded } from '../http/history-routes.ts';
@@ -193,6 +193,7 @@ export function httpPlugin(opts: HttpOptions = {}): HubPlugin {
       // with the command to run until they are there (hub/http/dashboard-routes.ts)
       await dashboardRoutes(f, { dir: opts.dashboardDir ?? path.join(repoRoot(), 'dist', 'dashboard'), store, log: logger });
 
+      f.server.on('connect', refuseConnectMethod(ctx.metrics));
       try {
         await f.listen({ port: cfg.hub.http.port, host: cfg.hub.http.host });
       } catch (err) {

@@ -97,9 +97,14 @@ describe('framework-level refusals answer in the API error format', () => {
     const body = gw(r.body);
     expect(body).toEqual({ error: 'GW_ERR_BAD_PARAM', message: 'request: not valid HTTP/1.1 (Invalid header value char)' });
   });
+  it('a CONNECT (the hub is no proxy): 405 in the API format, not a dropped socket', async () => {
+    const r = await rawRequest(Buffer.from('CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n'));
+    expect(r.status).toBe(405);
+    expect(gw(r.body)).toEqual({ error: 'GW_ERR_BAD_PARAM', message: 'method: CONNECT is not served (the hub is no proxy)' });
+  });
   it('counts each refusal by reason (GET /metrics)', async () => {
     const text = await (await fetch(`${hub.httpUrl}/metrics`, { headers: auth })).text();
     const count = (reason: string) => Number(new RegExp(`http_requests_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-    expect([count('FST_ERR_BAD_URL'), count('FST_ERR_MAX_PARAM_LENGTH'), count('HPE_INVALID_HEADER_TOKEN')]).toEqual([1, 1, 1]);
+    expect([count('FST_ERR_BAD_URL'), count('FST_ERR_MAX_PARAM_LENGTH'), count('HPE_INVALID_HEADER_TOKEN'), count('CONNECT')]).toEqual([1, 1, 1, 1]);
   });
 });
