@@ -459,7 +459,15 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     const target = acked;
     if (target > durable) {
       try {
-        await writeAtomic(cursorFile, JSON.stringify({ acked: target }) + '\n');
+        try {
+          await writeAtomic(cursorFile, JSON.stringify({ acked: target }) + '\n');
+        } catch {
+          // a full disk: the new cursor needs a block that only deleting segments can free. Those
+          // wholly acked may go first (after a restart on the old cursor InfluxDB has them all the
+          // same: what is left is written again, and overwrites), then the cursor once more
+          await prune(target);
+          await writeAtomic(cursorFile, JSON.stringify({ acked: target }) + '\n');
+        }
       } catch (err) {
         const e = ioError(`cannot write ${cursorFile}`, err);
         log.error({ code: ErrorCodes.STORE_IO, file: cursorFile, err: errMessage(err) }, 'history spool: cannot save the ack cursor; acked points may be written again after a restart');
@@ -473,15 +481,15 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     settleWaiters();
   };
 
-  /** deletes the segments whose records are all under the durable cursor (never the active one) */
-  const prune = async (): Promise<void> => {
+  /** deletes the segments whose records are all under the durable cursor, or `under` (never the active one) */
+  const prune = async (under = durable): Promise<void> => {
     pruneWanted = false;
     let removed = 0;
     while (segments.length > 0) {
       const seg = segments[0]!;
       if (seg === active) break;
       const upTo = segments.length > 1 ? segments[1]!.first - 1 : seg.last;
-      if (upTo > durable) break;
+      if (upTo > under) break;
       try {
         await fs.unlink(seg.file);
       } catch (err) {
