@@ -25,7 +25,7 @@ import {
   type StoreInfo,
 } from './history/schema.ts';
 import { isLegacyLine, lineEncoder, visitLineKey } from './history/line-protocol.ts';
-import { openSpool, type Spool } from './history/spool.ts';
+import { openSpool, type Spool, type SpoolFs } from './history/spool.ts';
 import type { HistoryHealth, HistoryRecord, PeriodRollups, VisitStore } from './visit-store.ts';
 
 // A store's history in InfluxDB 1.x (README "History"; layout in history/schema.ts).
@@ -63,6 +63,8 @@ export interface InfluxStoreOptions {
   closeTimeoutMs?: number;
   /** points held in memory while the spool cannot take them (disk full); oldest dropped past it. Default 100 000 */
   maxMemoryPoints?: number;
+  /** the spool's file operations (default node:fs); tests give it a disk that fills up */
+  spoolFs?: SpoolFs;
 }
 
 export interface InfluxStoreStats {
@@ -183,6 +185,7 @@ class InfluxStore implements InfluxVisitStore {
   #flushing: Promise<void> | null = null;
   /** the last spool append failed (disk full): the memory batch is then bounded */
   #spoolFailing = false;
+  #spoolError: string | undefined;
   /** a flush() came while a flush was running: run another when it ends */
   #owed = false;
   #draining: Promise<boolean> | null = null;
@@ -239,6 +242,7 @@ class InfluxStore implements InfluxVisitStore {
   health(): HistoryHealth {
     const h: HistoryHealth = { state: this.#attempt > 0 ? 'down' : 'up', spool: this.backlog() };
     if (this.#attempt > 0 && this.#lastError !== undefined) h.lastError = this.#lastError;
+    else if (this.#spoolError !== undefined) h.lastError = this.#spoolError;
     return h;
   }
 
@@ -370,12 +374,15 @@ class InfluxStore implements InfluxVisitStore {
       try {
         await this.#spool.append(points);
         this.#spoolFailing = false;
+        this.#spoolTrouble(null);
       } catch (err) {
-        // disk full or failing: keep the points in memory (bounded) and try again later
+        // disk full or failing: keep the points in memory (bounded); the flush timer tries again.
+        // Not an InfluxDB failure: its backoff would hold back the drain, and the drain is what
+        // frees the disk (what the spool holds still goes to InfluxDB meanwhile)
         this.#spoolFailing = true;
+        this.#spoolTrouble(err, 'history spool append failed; points kept in memory');
         this.#batch.unshift(...points);
         this.#boundMemory();
-        this.#fail(err, 'history spool append failed; points kept in memory');
         break;
       }
     }
@@ -411,18 +418,26 @@ class InfluxStore implements InfluxVisitStore {
         await this.#ensureDb();
         await this.#writeRaw(points);
         await this.#rollup(points);
-        // InfluxDB has them: written, and reachable again, whatever the ack below costs
-        this.#stats.written += points.length - (this.#stats.dropped - droppedBefore);
-        if (this.#attempt > 0) {
-          this.#log.info({ afterFailures: this.#attempt, backlog: this.backlog() }, 'InfluxDB reachable again; draining the spool');
-          this.#attempt = 0;
-          this.#lastError = undefined;
-        }
-        await this.#spool.ack(last.id);
       } catch (err) {
         if (httpStatus(err) === 404) this.#dbReady = false; // database dropped under us: recreate it
         this.#fail(err, 'InfluxDB write failed; points kept in the spool and retried');
         return false;
+      }
+      // InfluxDB has them: written, and reachable again, whatever the ack below costs
+      this.#stats.written += points.length - (this.#stats.dropped - droppedBefore);
+      if (this.#attempt > 0) {
+        this.#log.info({ afterFailures: this.#attempt, backlog: this.backlog() }, 'InfluxDB reachable again; draining the spool');
+        this.#attempt = 0;
+        this.#lastError = undefined;
+      }
+      try {
+        await this.#spool.ack(last.id);
+        this.#spoolTrouble(null);
+      } catch (err) {
+        // only the spool's cursor could not be saved (a full disk): the records are out of the
+        // spool's memory all the same, and after a restart on the old cursor they are written again
+        // and overwrite (README "History"). Not an InfluxDB failure: the drain goes on
+        this.#spoolTrouble(err, 'history spool cannot save its ack cursor; what InfluxDB has may be written again after a restart');
       }
     }
   }
@@ -501,6 +516,16 @@ class InfluxStore implements InfluxVisitStore {
         i = j + 1;
       }
     }
+  }
+
+  /** the spool's own I/O (a full disk): logged once per episode and shown in health(), never InfluxDB's backoff */
+  #spoolTrouble(err: unknown, what?: string): void {
+    if (err === null) {
+      this.#spoolError = undefined;
+      return;
+    }
+    if (this.#spoolError === undefined) this.#log.error({ code: ErrorCodes.STORE_IO, err: errMsg(err), backlog: this.backlog() }, what);
+    this.#spoolError = errMsg(err);
   }
 
   #fail(err: unknown, what: string): void {
@@ -753,7 +778,7 @@ class InfluxStore implements InfluxVisitStore {
 /** History on InfluxDB 1.x (see the file header and history/schema.ts). Opens the spool, then drains what it holds. */
 export async function influxVisitStore(opts: InfluxStoreOptions): Promise<InfluxVisitStore> {
   const log = opts.log ?? pino();
-  const spool = await openSpool({ dir: opts.spoolDir, log, ...(opts.spoolMaxBytes !== undefined ? { maxBytes: opts.spoolMaxBytes } : {}) });
+  const spool = await openSpool({ dir: opts.spoolDir, log, ...(opts.spoolMaxBytes !== undefined ? { maxBytes: opts.spoolMaxBytes } : {}), ...(opts.spoolFs ? { fs: opts.spoolFs } : {}) });
   const store = new InfluxStore(opts, spool);
   if (spool.stats().records > 0) void store.flush(); // never rejects: a failure starts the retry timer
   return store;

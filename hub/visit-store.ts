@@ -11,7 +11,7 @@ export interface HistoryHealth {
   state: HistoryState;
   /** points waiting to be written (in the on-disk spool for InfluxDB) */
   spool: number;
-  /** the last failure while down */
+  /** the last failure while down, or why the spool cannot take points (a full disk) while up */
   lastError?: string;
 }
 
