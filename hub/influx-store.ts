@@ -413,18 +413,26 @@ class InfluxStore implements InfluxVisitStore {
           if (l !== null) points.push(l);
         }
       }
-      const droppedBefore = this.#stats.dropped;
+      // counted once the batch is through: a batch retried after a failure finds them again
+      const refused: Array<{ line: string; err: string }> = [];
       try {
         await this.#ensureDb();
-        await this.#writeRaw(points);
+        await this.#writeRaw(points, refused);
         await this.#rollup(points);
       } catch (err) {
         if (httpStatus(err) === 404) this.#dbReady = false; // database dropped under us: recreate it
         this.#fail(err, 'InfluxDB write failed; points kept in the spool and retried');
         return false;
       }
+      for (const { line, err } of refused) {
+        this.#stats.dropped += 1;
+        this.#log.error(
+          { code: ErrorCodes.STORE_IO, measurement: line.slice(0, Math.max(0, line.search(/[ ,]/))), party: /[ ,]party="([^"\\]*)"/.exec(line)?.[1], err },
+          'InfluxDB refused a point; not stored',
+        );
+      }
       // InfluxDB has them: written, and reachable again, whatever the ack below costs
-      this.#stats.written += points.length - (this.#stats.dropped - droppedBefore);
+      this.#stats.written += points.length - refused.length;
       if (this.#attempt > 0) {
         this.#log.info({ afterFailures: this.#attempt, backlog: this.backlog() }, 'InfluxDB reachable again; draining the spool');
         this.#attempt = 0;
@@ -454,8 +462,8 @@ class InfluxStore implements InfluxVisitStore {
     }
   }
 
-  /** one request for the batch; when InfluxDB refuses some points (400), they are found one by one and dropped */
-  async #writeRaw(lines: string[]): Promise<void> {
+  /** one request for the batch; when InfluxDB refuses some points (400), they are found one by one and put in `refused` */
+  async #writeRaw(lines: string[], refused: Array<{ line: string; err: string }>): Promise<void> {
     if (lines.length === 0) return;
     try {
       this.#stats.rawRequests++;
@@ -470,17 +478,12 @@ class InfluxStore implements InfluxVisitStore {
     } catch (err) {
       if (httpStatus(err) !== 400) throw err;
       if (lines.length === 1) {
-        this.#stats.dropped += 1;
-        const line = lines[0]!;
-        this.#log.error(
-          { code: ErrorCodes.STORE_IO, measurement: line.slice(0, Math.max(0, line.search(/[ ,]/))), party: /[ ,]party="([^"\\]*)"/.exec(line)?.[1], err: errMsg(err) },
-          'InfluxDB refused a point; not stored',
-        );
+        refused.push({ line: lines[0]!, err: errMsg(err) });
         return;
       }
     }
     // InfluxDB stored the valid points of a partial write: writing them again is harmless
-    for (const l of lines) await this.#writeRaw([l]);
+    for (const l of lines) await this.#writeRaw([l], refused);
   }
 
   /** Recomputes, from the raw points, every hourly rollup the written visits fall in (late ones included). */
