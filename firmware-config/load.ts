@@ -885,11 +885,19 @@ export function levenshtein(a: string, b: string): number {
   return damerauLevenshtein(a, b).steps;
 }
 
+/** longer words get no suggestion */
+const MAX_SUGGEST_LENGTH = 128;
+
 /** `; did you mean 'x'?` for the closest candidate within a third of the length, else ''. */
 export function didYouMean(word: string, candidates: readonly string[]): string {
+  // the distance costs length × length per candidate: a pasted 100 kB value would hang the
+  // loader (and a hub reloading it) or exhaust its memory, and no key or id is that long
+  if (word.length > MAX_SUGGEST_LENGTH) return '';
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
+    // the lengths alone put it past the limit below: no need to measure
+    if (Math.abs(word.length - c.length) > Math.max(1, Math.floor(Math.max(word.length, c.length) / 3))) continue;
     // case is a cheap mistake: GreetWithinS is one edit from greetWithinS either way
     const d = levenshtein(word.toLowerCase(), c.toLowerCase()) + (word === c ? 0 : word.toLowerCase() === c.toLowerCase() ? 0.5 : 0);
     if (d < bestD) [best, bestD] = [c, d];

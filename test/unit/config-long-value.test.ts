@@ -1,0 +1,32 @@
+// A long misspelt value or key (README "Configuration"): did-you-mean measures edit distance at
+// length × length per candidate, so a pasted 100 kB value used to abort Node with a fatal
+// out-of-memory error (and a few kB took seconds to tens of seconds, on a hub's reload too).
+// Such a value is refused with the loader's own error, naming where, and gets no suggestion.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../firmware-config/load.ts';
+
+const refusal = (text: string): string => {
+  try {
+    parseConfig(text, 'long.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('accepted');
+};
+
+describe('config: a very long misspelt value or key', () => {
+  it('a 100 kB time zone is refused at its line, with no suggestion', () => {
+    const msg = refusal(`store:\n  id: s1\n  timezone: ${'E'.repeat(100_000)}\n`);
+    expect(msg).toMatch(/^long\.yaml:3:13 store\.timezone: 'E+' is not a valid IANA time zone$/m);
+  });
+  it('a 100 kB unknown key is refused at its line, with no suggestion', () => {
+    // an explicit key (`? …`): YAML allows a plain one at most 1024 characters
+    const msg = refusal(`store:\n  id: s1\n  ? ${'k'.repeat(100_000)}\n  : 1\n`);
+    expect(msg).toMatch(/^long\.yaml:3:5 store\.k+: unknown key/m);
+    expect(msg).not.toMatch(/did you mean/);
+  });
+  it('a short misspelling still gets one', () => {
+    expect(refusal(`store:\n  id: s1\n  timezone: Europe/Berln\n`)).toMatch(/did you mean 'Europe\/Berlin'\?/);
+  });
+});
