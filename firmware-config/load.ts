@@ -272,6 +272,9 @@ const TAGS: ScalarTag[] = [
   { tag: '!include', resolve: (s: string) => s },
   { tag: '!secret', resolve: (s: string) => s },
 ];
+/** YAML's own tags this file takes (the core schema's): `!!binary`, `!!set`, `!!timestamp`, `!!js/…` are refused */
+const YAML_TAG_PREFIX = 'tag:yaml.org,2002:';
+const YAML_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => YAML_TAG_PREFIX + t));
 const TAG_NAMES = TAGS.map((t) => t.tag);
 /** an alias bomb must not exhaust memory: far more values than any store file has */
 const MAX_VALUES = 200_000;
@@ -346,7 +349,8 @@ class Assembler {
   private tagPos(src: Source, node: unknown): Pos {
     const s = start(node) ?? 0;
     const i = src.text.lastIndexOf('!', s);
-    return this.pos(src, i >= 0 && /^![^\s!]*[ \t]+$/.test(src.text.slice(i, s)) ? i : s);
+    if (i < 0 || !/^![^\s!]*[ \t]+$/.test(src.text.slice(i, s))) return this.pos(src, s);
+    return this.pos(src, i > 0 && src.text[i - 1] === '!' ? i - 1 : i); // `!!x`: at its first `!`
   }
 
   push(at: Pos, path: Path, message: string, severity: ConfigIssue['severity'] = 'error'): void {
@@ -386,6 +390,10 @@ class Assembler {
     if (tag !== undefined && tag.startsWith('!') && !tag.startsWith('!!')) {
       const hint = this.tags ? didYouMean(tag, TAG_NAMES) || ` (tags: ${TAG_NAMES.join(', ')})` : ' (this file takes no tags)';
       this.push(this.tagPos(src, node), path, `unknown tag '${tag}'${hint}`);
+    } else if (tag !== undefined && !YAML_TAGS.has(tag)) {
+      // `!!js/function` and the like would otherwise pass as the plain string they are written as
+      const shown = tag.startsWith(YAML_TAG_PREFIX) ? `!!${tag.slice(YAML_TAG_PREFIX.length)}` : `!<${tag}>`;
+      this.push(this.tagPos(src, node), path, `unknown tag '${shown}' (of YAML's own, this file takes ${[...YAML_TAGS].map((t) => `!!${t.slice(YAML_TAG_PREFIX.length)}`).join(', ')})`);
     }
     this.record(path, { value: at, node: node as YamlNode }, src, ctx);
 
