@@ -69,7 +69,8 @@ export type Pin = Static<typeof Pin>;
 const Duration = (def: string, description: string) =>
   Type.String({ pattern: '^([1-9]\\d*[hdw]|INF)$', default: def, description: `${description} (e.g. 90d, 52w, INF)` });
 
-const Ms = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description });
+// timer settings get a maximum: Node fires a timer over 2^31 ms (24.8 days) after 1 ms, with a warning
+const Ms = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 3_600_000, default: def, description });
 
 /**
  * Wiring of one digital input (driver gpio): `activeLow` when the active state pulls the
@@ -102,7 +103,7 @@ export const BeamPairSensor = Type.Object(
     outerPin: Pin,
     innerPin: Pin,
     /** a crossing must complete within this long after the first beam breaks */
-    crossingMs: Type.Integer({ minimum: 50, default: 1500 }),
+    crossingMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1500 }),
     ...Wiring,
     ...Filters(20),
   },
@@ -150,7 +151,7 @@ export const Button = Type.Object(
     action: Type.Union([Type.Literal('greet'), Type.Literal('staffpass')], { default: 'greet' }),
     /** what holding the button for holdMs means, so one fob does both; none: a hold is a press */
     holdAction: Type.Union([ButtonAction, Type.Literal('none')], { default: 'staffpass' }),
-    holdMs: Type.Integer({ minimum: 100, default: 1500, description: 'a press held this long is a hold' }),
+    holdMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1500, description: 'a press held this long is a hold' }),
     pin: Type.Optional(Pin),
     /** a wearable fob belongs to one staff member */
     staff: Type.Optional(Id()),
@@ -170,10 +171,10 @@ export type Button = Static<typeof Button>;
  */
 export const Faults = Type.Object(
   {
-    stuckAfterS: Type.Integer({ minimum: 1, default: 1800 }),
+    stuckAfterS: Type.Integer({ minimum: 1, maximum: 604_800, default: 1800 }),
     stuckDoorOpens: Type.Integer({ minimum: 1, default: 20 }),
     chatterPerS: Type.Integer({ minimum: 2, default: 50 }),
-    calmS: Type.Integer({ minimum: 1, default: 10 }),
+    calmS: Type.Integer({ minimum: 1, maximum: 86_400, default: 10 }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -224,7 +225,7 @@ export const Node = Type.Object(
     /** the outbox keeps at most this many unacknowledged events; when full the oldest go (counted as dropped) */
     outboxMax: Type.Integer({ minimum: 1, default: 100_000 }),
     /** the retained status (uptime, outbox depth, clock) is refreshed this often */
-    statusEveryS: Type.Integer({ minimum: 1, default: 60 }),
+    statusEveryS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
     /** the node's own MQTT login; `greetwatch config node-bootstrap` makes the password and writes its hash here */
     mqtt: Type.Optional(NodeLogin),
   },
@@ -307,14 +308,14 @@ export const Hub = Type.Object(
         /** also keep every accepted sensor event (the trace keeps them anyway; Grafana reads them here) */
         rawEvents: Type.Boolean({ default: true }),
         /** a node health sample (online, clock offset, outbox, dropped, rejects) per node this often */
-        healthEveryS: Type.Integer({ minimum: 5, default: 60 }),
+        healthEveryS: Type.Integer({ minimum: 5, maximum: 86_400, default: 60 }),
       },
       { additionalProperties: false, default: {} },
     ),
     /** traces, managed influxd data; relative to the config file's folder */
     dataDir: Type.String({ default: '.data' }),
     /** recorded traces older than this are deleted (0 = keep them all); replays and recovery read them */
-    traceDays: Type.Integer({ minimum: 0, default: 90 }),
+    traceDays: Type.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
     /** bearer tokens machine clients send; empty = API open (demo) */
     tokens: Type.Array(Type.String({ minLength: 16 }), { default: [] }),
   },
@@ -376,7 +377,7 @@ export const Integrations = Type.Object(
     alerts: Type.Object(
       {
         /** a late party still ungreeted this long after it turned late raises party.escalated (0 = never) */
-        escalateAfterS: Type.Number({ minimum: 0, default: 120 }),
+        escalateAfterS: Type.Number({ minimum: 0, maximum: 86_400, default: 120 }),
         /** POST the alert JSON */
         webhooks: Type.Array(
           Type.Object({ url: HttpUrl, types: AlertTypes, headers: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: false }),
