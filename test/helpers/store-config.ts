@@ -1,4 +1,5 @@
-import { parseConfig } from '../../firmware-config/load.ts';
+import { expect } from 'vitest';
+import { ConfigError, parseConfig } from '../../firmware-config/load.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { withLogins } from './logins.ts';
 
@@ -21,4 +22,15 @@ export function loadedStore(input: StoreInput): StoreConfig {
 /** the store as the loader reads it, with a login for every node, a reader and API_TOKEN */
 export async function testStore(input: StoreInput): Promise<StoreConfig> {
   return withLogins(loadedStore(input));
+}
+
+/** the loader's refusal of a store file's text (its message: one `file:line:col path: message` per problem); fails the test if it is accepted */
+export function configRefusal(text: string, file = 'store.yaml'): string {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`expected ${file} to be refused`);
 }

@@ -3,17 +3,9 @@
 // out-of-memory error (and a few kB took seconds to tens of seconds, on a hub's reload too).
 // Such a value is refused with the loader's own error, naming where, and gets no suggestion.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../firmware-config/load.ts';
+import { configRefusal } from '../helpers/store-config.ts';
 
-const refusal = (text: string): string => {
-  try {
-    parseConfig(text, 'long.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('accepted');
-};
+const refusal = (text: string): string => configRefusal(text, 'long.yaml');
 
 describe('config: a very long misspelt value or key', () => {
   it('a 100 kB time zone is refused at its line, with no suggestion', () => {

@@ -2,7 +2,8 @@
 // timer over 2^31 ms fires after 1 ms (a status every millisecond), and `hub.traceDays: 1e9`
 // made the trace recorder throw a RangeError when a new day began. Refused at their position.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../firmware-config/load.ts';
+import { parseConfig } from '../../firmware-config/load.ts';
+import { configRefusal } from '../helpers/store-config.ts';
 
 const base = `store:
   id: s1
@@ -18,15 +19,7 @@ hub:
 `;
 const fill = (v: Partial<Record<'STATUS' | 'DEBOUNCE' | 'TRACE' | 'HEALTH', string>>) =>
   base.replace('STATUS', v.STATUS ?? '60').replace('DEBOUNCE', v.DEBOUNCE ?? '30').replace('TRACE', v.TRACE ?? '90').replace('HEALTH', v.HEALTH ?? '60');
-const refusal = (text: string): string => {
-  try {
-    parseConfig(text, 'bounds.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('accepted');
-};
+const refusal = (text: string): string => configRefusal(text, 'bounds.yaml');
 
 describe('config: timer and retention settings have a maximum', () => {
   it('takes the defaults', () => {
