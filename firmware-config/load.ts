@@ -961,6 +961,14 @@ function crossCheck(cfg: unknown, add: Add, ref: Ref, isSet: (path: Path) => boo
     if (id !== undefined) dup(userSeen, id, ['users', i, 'id'], 'user id', add, ref);
   });
 
+  /** a button's `staff` must be one of the store's staff */
+  const staffListed = (raw: unknown, path: Path): void => {
+    const staff = str(raw);
+    if (staff === undefined || staffIds.has(staff)) return;
+    const hint = didYouMean(staff, [...staffIds]) || (staffIds.size ? ` (staff: ${few(staffIds)})` : ' (no staff are listed)');
+    add(path, `staff '${staff}' is not listed under staff${hint}`);
+  };
+
   const nodeSeen = new Map<string, Path>();
   const deviceSeen = new Map<string, Path>(); // sensors and buttons share one namespace: events name them by id
   const zones = new Set<string>();
@@ -1029,11 +1037,7 @@ function crossCheck(cfg: unknown, add: Add, ref: Ref, isSet: (path: Path) => boo
       if (hardware && b.pin === undefined) {
         add([...base, 'pin'], `driver '${driver}' needs a pin for button '${id ?? k}'`);
       }
-      const staff = str(b.staff);
-      if (staff !== undefined && !staffIds.has(staff)) {
-        const hint = didYouMean(staff, [...staffIds]) || (staffIds.size ? ` (staff: ${few(staffIds)})` : ' (no staff are listed)');
-        add([...base, 'staff'], `staff '${staff}' is not listed under staff${hint}`);
-      }
+      staffListed(b.staff, [...base, 'staff']);
     });
 
     if (isObj(node.indicator)) {
@@ -1041,6 +1045,31 @@ function crossCheck(cfg: unknown, add: Add, ref: Ref, isSet: (path: Path) => boo
       usePin(['nodes', n, 'indicator', 'buzzerPin'], node.indicator.buzzerPin, 'a buzzer');
     }
   });
+
+  // Zigbee2MQTT buttons (README "Zigbee2MQTT buttons"): their events come from a hub-side node,
+  // so its id must be no real node's; their ids are in the sensors' and buttons' namespace; a
+  // wearable belongs to a listed staff member; one device maps to one button
+  const z2m = isObj(cfg.integrations) && isObj(cfg.integrations.zigbee2mqtt) ? cfg.integrations.zigbee2mqtt : undefined;
+  const z2mButtons = list(z2m?.buttons);
+  if (z2m && z2mButtons.length > 0) {
+    const base: Path = ['integrations', 'zigbee2mqtt'];
+    const zNode = str(z2m.node) ?? 'zigbee';
+    const real = nodeSeen.get(zNode);
+    if (real) {
+      const at: Path = isSet([...base, 'node']) ? [...base, 'node'] : [...base, 'buttons'];
+      add(at, `the Zigbee buttons' node '${zNode}' is also a node of the store (${formatPath(real)}, ${ref(real, at)}): give integrations.zigbee2mqtt.node an id of its own`);
+    }
+    const names = new Map<string, Path>();
+    z2mButtons.forEach((b, k) => {
+      if (!isObj(b)) return;
+      const at: Path = [...base, 'buttons', k];
+      const id = str(b.id);
+      if (id !== undefined) dup(deviceSeen, id, [...at, 'id'], 'sensor/button id', add, ref);
+      const name = str(b.friendlyName);
+      if (name !== undefined) dup(names, name, [...at, 'friendlyName'], 'Zigbee friendly name', add, ref);
+      staffListed(b.staff, [...at, 'staff']);
+    });
+  }
 
   list(rules.stepsLineZones).forEach((z, i) => {
     const zone = str(z);
