@@ -792,6 +792,9 @@ function walkUnion(variants: TSchema[], value: unknown, path: Path, add: Add): v
     if (!isObj(value)) return add(path, `expected a mapping, got ${describe(value)}`);
     const all = variants.flatMap((v) => literalsOf([propOf(v, tag)!]) ?? []);
     if (value[tag] === undefined) {
+      // `knid: door`: the misspelt key is what to point at, not the missing one
+      const near = Object.keys(value).find((k) => didYouMean(k, [tag]) !== '');
+      if (near !== undefined) return add([...path, near], `unknown key '${near}'${didYouMean(near, [tag])}`, { at: 'key' });
       return add([...path, tag], `required key '${tag}' is missing (one of ${all.map(q).join(', ')})`);
     }
     const match = variants.find((v) => Value.Check(propOf(v, tag)!, value[tag]));

@@ -803,6 +803,11 @@ describe('did you mean', () => {
     expect(didYouMean('xyz', ['greetWithinS'])).toBe('');
     expect(didYouMean('a', [])).toBe('');
   });
+
+  it('points at a misspelt kind, not at the kind that is then missing', () => {
+    const err = fail('store:\n  id: s1\nnodes:\n  - id: door-1\n    sensors:\n      - { id: beam, knid: door, pin: 17 }\n', 'knid.yaml');
+    expect(err.message).toBe("knid.yaml:6:21 nodes[0].sensors[0].knid: unknown key 'knid'; did you mean 'kind'?");
+  });
 });
 
 describe('empty sections', () => {
