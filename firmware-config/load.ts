@@ -278,6 +278,8 @@ const YAML_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].
 const TAG_NAMES = TAGS.map((t) => t.tag);
 /** an alias bomb must not exhaust memory: far more values than any store file has */
 const MAX_VALUES = 200_000;
+/** characters in one store file (an included one too) */
+const MAX_FILE_CHARS = 2_000_000;
 const SECRETS_FILE = 'secrets.yaml';
 
 const SUBSTITUTION_NAME = (() => {
@@ -314,6 +316,12 @@ class Assembler {
   }
 
   private parse(file: string, abs: string, text: string): Source {
+    if (text.length > MAX_FILE_CHARS) {
+      // parsing 10 MB takes seconds and more than a GB, on a hub's reload too; no store needs it
+      const lc = new LineCounter();
+      this.push({ file, line: 1, col: 1 }, [], `the file has ${text.length.toLocaleString('en')} characters; a store file may have at most ${MAX_FILE_CHARS.toLocaleString('en')}`);
+      return { file, abs, text: '', lc, doc: parseDocument('', { lineCounter: lc }), ok: false };
+    }
     const lc = new LineCounter();
     // prettyErrors off: we format positions ourselves, one line per problem
     const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, customTags: this.tags ? TAGS : [] });
