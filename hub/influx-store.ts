@@ -185,6 +185,8 @@ class InfluxStore implements InfluxVisitStore {
   #flushing: Promise<void> | null = null;
   /** the last spool append failed (disk full): the memory batch is then bounded */
   #spoolFailing = false;
+  /** points taken from the batch for the append in progress */
+  #appending = 0;
   #spoolError: string | undefined;
   /** a flush() came while a flush was running: run another when it ends */
   #owed = false;
@@ -236,7 +238,8 @@ class InfluxStore implements InfluxVisitStore {
   }
 
   backlog(): number {
-    return this.#batch.length + this.#spool.stats().points;
+    // points on their way from the memory batch to the spool count too: they are in neither meanwhile
+    return this.#batch.length + this.#appending + this.#spool.stats().points;
   }
 
   health(): HistoryHealth {
@@ -371,6 +374,7 @@ class InfluxStore implements InfluxVisitStore {
     const waiters = this.#waiting.splice(0);
     while (this.#batch.length > 0) {
       const points = this.#batch.splice(0, this.#batchPoints);
+      this.#appending = points.length;
       try {
         await this.#spool.append(points);
         this.#spoolFailing = false;
@@ -384,6 +388,8 @@ class InfluxStore implements InfluxVisitStore {
         this.#batch.unshift(...points);
         this.#boundMemory();
         break;
+      } finally {
+        this.#appending = 0;
       }
     }
     if (this.#retryTimer === null) await this.#kick();
