@@ -654,7 +654,25 @@ async function finish(w: World, e: Ending): Promise<ChaosResult> {
 }
 
 /** runs a scenario body in a fresh world and always cleans up: children killed by pid, temp dir removed */
+/** a listen on a port picked for the world failed: another process took it between the pick and the listen */
+const portTaken = (err: unknown): boolean => /EADDRINUSE|already in use/.test(err instanceof Error ? err.message : String(err));
+
+/**
+ * A scenario in a world of its own. Its hub must come back on the same ports after a kill, so
+ * they are picked before it starts, and a test file running beside it may take one first: then
+ * the scenario runs again in a new world (at most 3 times); any other failure is the scenario's.
+ */
 async function inWorld(name: string, scale: ChaosScale, body: (w: World, t0: number, period: Period) => Promise<ChaosResult>, opts: WorldOptions = {}): Promise<ChaosResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inOneWorld(name, scale, body, opts);
+    } catch (err) {
+      if (attempt >= 3 || !portTaken(err)) throw err;
+    }
+  }
+}
+
+async function inOneWorld(name: string, scale: ChaosScale, body: (w: World, t0: number, period: Period) => Promise<ChaosResult>, opts: WorldOptions): Promise<ChaosResult> {
   const t0 = performance.now();
   const w = await makeWorld(name, scale, opts);
   const start = Math.floor(Date.now() / 1000) * 1000 - 60_000;
