@@ -37,11 +37,14 @@ export function clientErrorHandler(metrics: Metrics, log: FastifyBaseLogger): (e
       return;
     }
     const { status, message } = refusal(err);
-    const body = JSON.stringify({ error: ErrorCodes.BAD_PARAM, message });
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    answerRaw(socket, status, message);
   };
+}
+
+/** an API error written straight to a socket no request object holds, then the connection closed */
+function answerRaw(socket: Socket, status: number, message: string): void {
+  const body = JSON.stringify({ error: ErrorCodes.BAD_PARAM, message });
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** the path as a message shows it: a 100 kB URL is not echoed whole */
@@ -67,8 +70,7 @@ export function frameworkErrors(metrics: Metrics): (err: FastifyError, req: Fast
 export function refuseConnectMethod(metrics: Metrics): (req: http.IncomingMessage, socket: Socket) => void {
   return (_req, socket) => {
     metrics.refuseHttp('CONNECT');
-    const body = JSON.stringify({ error: ErrorCodes.BAD_PARAM, message: 'method: CONNECT is not served (the hub is no proxy)' });
     socket.on('error', () => undefined); // a client gone meanwhile
-    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    answerRaw(socket, 405, 'method: CONNECT is not served (the hub is no proxy)');
   };
 }
