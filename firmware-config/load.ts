@@ -274,7 +274,8 @@ const TAGS: ScalarTag[] = [
 ];
 /** YAML's own tags this file takes (the core schema's): `!!binary`, `!!set`, `!!timestamp`, `!!js/…` are refused */
 const YAML_TAG_PREFIX = 'tag:yaml.org,2002:';
-const YAML_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => YAML_TAG_PREFIX + t));
+const CORE_TAGS = ['str', 'int', 'float', 'bool', 'null', 'map', 'seq'];
+const YAML_TAGS = new Set(CORE_TAGS.map((t) => YAML_TAG_PREFIX + t));
 const TAG_NAMES = TAGS.map((t) => t.tag);
 /** an alias bomb must not exhaust memory: far more values than any store file has */
 const MAX_VALUES = 200_000;
@@ -401,7 +402,7 @@ class Assembler {
     } else if (tag !== undefined && !YAML_TAGS.has(tag)) {
       // `!!js/function` and the like would otherwise pass as the plain string they are written as
       const shown = tag.startsWith(YAML_TAG_PREFIX) ? `!!${tag.slice(YAML_TAG_PREFIX.length)}` : `!<${tag}>`;
-      this.push(this.tagPos(src, node), path, `unknown tag '${shown}' (of YAML's own, this file takes ${[...YAML_TAGS].map((t) => `!!${t.slice(YAML_TAG_PREFIX.length)}`).join(', ')})`);
+      this.push(this.tagPos(src, node), path, `unknown tag '${shown}' (of YAML's own, this file takes ${CORE_TAGS.map((t) => `!!${t}`).join(', ')})`);
     }
     this.record(path, { value: at, node: node as YamlNode }, src, ctx);
 
@@ -801,8 +802,10 @@ function walkUnion(variants: TSchema[], value: unknown, path: Path, add: Add): v
     const all = variants.flatMap((v) => literalsOf([propOf(v, tag)!]) ?? []);
     if (value[tag] === undefined) {
       // `knid: door`: the misspelt key is what to point at, not the missing one
-      const near = Object.keys(value).find((k) => didYouMean(k, [tag]) !== '');
-      if (near !== undefined) return add([...path, near], `unknown key '${near}'${didYouMean(near, [tag])}`, { at: 'key' });
+      for (const near of Object.keys(value)) {
+        const hint = didYouMean(near, [tag]);
+        if (hint) return add([...path, near], `unknown key '${near}'${hint}`, { at: 'key' });
+      }
       return add([...path, tag], `required key '${tag}' is missing (one of ${all.map(q).join(', ')})`);
     }
     const match = variants.find((v) => Value.Check(propOf(v, tag)!, value[tag]));
@@ -915,15 +918,17 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    // the lengths alone put it past the limit below: no need to measure
-    if (Math.abs(word.length - c.length) > Math.max(1, Math.floor(Math.max(word.length, c.length) / 3))) continue;
+    // the lengths alone put it past the limit: no need to measure
+    if (Math.abs(word.length - c.length) > reach(word, c)) continue;
     // case is a cheap mistake: GreetWithinS is one edit from greetWithinS either way
     const d = levenshtein(word.toLowerCase(), c.toLowerCase()) + (word === c ? 0 : word.toLowerCase() === c.toLowerCase() ? 0.5 : 0);
     if (d < bestD) [best, bestD] = [c, d];
   }
-  const limit = Math.max(1, Math.floor(Math.max(word.length, best?.length ?? 0) / 3));
-  return best !== undefined && bestD <= limit ? `; did you mean '${best}'?` : '';
+  return best !== undefined && bestD <= reach(word, best) ? `; did you mean '${best}'?` : '';
 }
+
+/** the most edits a suggestion may be away: a third of the longer word, at least one */
+const reach = (a: string, b: string): number => Math.max(1, Math.floor(Math.max(a.length, b.length) / 3));
 
 // ---------------------------------------------------------------------------
 // Meaning checks (firmware-config/README.md "Checks"). They run on the defaulted but possibly invalid value,
