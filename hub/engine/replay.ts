@@ -86,6 +86,21 @@ export function parseTraceLine(raw: string, check: ReturnType<typeof storeCheck>
   return bad ? { ok: false, ...bad } : { ok: true, event: v.value };
 }
 
+export type ReplayLine = { ok: true; event: GwEvent; recvMs: number } | { ok: false; code: ErrorCode; reason: string };
+
+/**
+ * One trace line as replay and the hub's recovery feed it: the event with the receive time it is
+ * judged at (`recvtime`, else its own time), or why it is refused. The live hub records an event
+ * refused for its time too (hub/plugins/ingest.ts), so the time rule is applied here, once.
+ */
+export function replayLine(raw: string, check: ReturnType<typeof storeCheck>, maxSkewS: number): ReplayLine | null {
+  const v = parseTraceLine(raw, check);
+  if (v === null || !v.ok) return v;
+  const recvMs = timeMs(v.event.recvtime ?? v.event.time);
+  const late = timeCheck(v.event, recvMs, maxSkewS);
+  return late ? { ok: false, ...late } : { ok: true, event: v.event, recvMs };
+}
+
 export function replayTrace(lines: Iterable<string>, cfg: StoreConfig, period?: { fromMs?: number; toMs?: number }): ReplayResult {
   const engine = engineFor(cfg);
   const check = storeCheck(cfg);
@@ -104,7 +119,7 @@ export function replayTrace(lines: Iterable<string>, cfg: StoreConfig, period?: 
   };
   for (const raw of lines) {
     n++;
-    const v = parseTraceLine(raw, check);
+    const v = replayLine(raw, check, cfg.rules.maxSkewS);
     if (v === null) continue;
     if (!v.ok) {
       rejected.push({ line: n, code: v.code, reason: v.reason });
@@ -112,12 +127,7 @@ export function replayTrace(lines: Iterable<string>, cfg: StoreConfig, period?: 
     }
     const ev = v.event;
     const t = timeMs(ev.time);
-    const recv = ev.recvtime !== undefined ? timeMs(ev.recvtime) : t;
-    const late = timeCheck(ev, recv, cfg.rules.maxSkewS);
-    if (late) {
-      rejected.push({ line: n, ...late });
-      continue;
-    }
+    const recv = v.recvMs;
     minT = Math.min(minT, t, recv);
     maxT = Math.max(maxT, t, recv);
     if (engine.ingest(ev, recv) === 'duplicate') duplicates++;

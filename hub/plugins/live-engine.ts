@@ -7,7 +7,7 @@ import type { HubContext, HubPlugin } from '../context.ts';
 import type { GreetEngine, LiveView, OrphanGreet } from '../engine/engine.ts';
 import type { StoreConfig } from '../../firmware-config/schema.ts';
 import { buildReport, ReportAccumulator } from '../engine/report.ts';
-import { engineFor, parseTraceLine, storeCheck, timeCheck } from '../engine/replay.ts';
+import { engineFor, replayLine, storeCheck } from '../engine/replay.ts';
 import { NodeFaults } from '../node-faults.ts';
 import { nodeEffectiveConfig } from '../../firmware-config/hash.ts';
 import type { TimeZone } from '../engine/tz.ts';
@@ -193,11 +193,10 @@ export function liveEnginePlugin(opts: LiveEngineOptions = {}): HubPlugin {
           const day = /(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(file)?.[1];
           if (day && Date.parse(day) + 86_400_000 < since) continue;
           for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-            const v = parseTraceLine(line, check);
+            // refused here as replay refuses it, an event recorded though its time was refused too
+            const v = replayLine(line, check, cfg.rules.maxSkewS);
             if (!v?.ok || !v.event.recvtime) continue;
-            const recv = Date.parse(v.event.recvtime);
-            // recorded though refused (hub/plugins/ingest.ts): refused again, as replay does
-            if (timeCheck(v.event, recv, cfg.rules.maxSkewS)) continue;
+            const recv = v.recvMs;
             if (tickAt !== undefined && recv >= tickAt) tickAtMark();
             hubMs = Math.max(hubMs, recv);
             e.ingest(v.event, recv);
