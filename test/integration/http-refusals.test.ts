@@ -102,6 +102,14 @@ describe('framework-level refusals answer in the API error format', () => {
     expect(r.status).toBe(405);
     expect(gw(r.body)).toEqual({ error: 'GW_ERR_BAD_PARAM', message: 'method: CONNECT is not served (the hub is no proxy)' });
   });
+  it("a static file's own refusal (traversal, a NUL) names the path it refused", async () => {
+    const traversal = await fetch(`${hub.httpUrl}/assets/..%2f..%2fpackage.json`);
+    expect(traversal.status).toBe(403);
+    expect(gw(await traversal.text())).toEqual({ error: 'GW_ERR_BAD_PARAM', message: 'path "/assets/..%2f..%2fpackage.json": Forbidden' });
+    const nul = await fetch(`${hub.httpUrl}/assets/%00x.js`);
+    expect(nul.status).toBe(400);
+    expect(gw(await nul.text())).toEqual({ error: 'GW_ERR_BAD_PARAM', message: 'path "/assets/%00x.js": Bad Request' });
+  });
   it('counts each refusal by reason (GET /metrics)', async () => {
     const text = await (await fetch(`${hub.httpUrl}/metrics`, { headers: auth })).text();
     const count = (reason: string) => Number(new RegExp(`http_requests_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
